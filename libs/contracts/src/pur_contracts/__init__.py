@@ -1,0 +1,7 @@
+"""Event contracts: frozen pydantic models, routing keys and the queue naming."""
+from .base import Event, Frozen, utcnow
+from .events import *  # noqa: F403 - the models are this package's public surface
+from .events import ALL_EVENTS, EVENTS_BY_NAME
+from .topology import SUBSCRIPTIONS, Topology
+
+__all__ = ["ALL_EVENTS", "EVENTS_BY_NAME", "SUBSCRIPTIONS", "Event", "Frozen", "Topology", "utcnow"]

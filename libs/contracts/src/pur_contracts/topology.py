@@ -1,0 +1,73 @@
+"""Exchange, queue, binding and dead-letter naming: the one place that knows them.
+
+Every name is prefixed by a namespace (default ``pur``) so that a test run can own a fully
+isolated topology on a shared broker and delete it afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import events as e
+
+# (consumer service, purpose) -> routing keys bound to that queue. Each service lists all of
+# its subscriptions here; its consumers.py maps each event to a handler.
+SUBSCRIPTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("settings", "main"): (
+        e.DirectoryUserUpserted.event_name,
+        e.DirectoryUserDeactivated.event_name,
+        e.SettingsReplayRequested.event_name,
+    ),
+    ("sis_sync", "main"): (
+        e.DistrictSettingsChanged.event_name,
+        e.DirectoryReplayRequested.event_name,
+    ),
+    ("requests", "main"): (
+        e.DistrictSettingsChanged.event_name,
+        e.DirectoryUserUpserted.event_name,
+        e.DirectoryUserDeactivated.event_name,
+        e.DirectorySchoolUpserted.event_name,
+        e.RequestsReplayRequested.event_name,
+    ),
+    ("digest", "main"): (
+        e.DistrictSettingsChanged.event_name,
+        e.DirectoryUserUpserted.event_name,
+        e.DirectoryUserDeactivated.event_name,
+        e.DirectorySchoolUpserted.event_name,
+        e.RequestSubmitted.event_name,
+        e.RequestMarkedDone.event_name,
+        e.RequestRestored.event_name,
+        e.RequestAppearsAppliedChanged.event_name,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Topology:
+    namespace: str = "pur"
+
+    @property
+    def exchange(self) -> str:
+        """The durable topic exchange carrying every integration event."""
+        return f"{self.namespace}.events"
+
+    def queue(self, consumer: str, purpose: str = "main") -> str:
+        return f"{self.namespace}.{consumer}.{purpose}"
+
+    @staticmethod
+    def dead_letter_queue(queue: str) -> str:
+        return f"{queue}.dlq"
+
+    @staticmethod
+    def retry_queue(queue: str) -> str:
+        """Holds a failed message for a delay, then dead-letters it back to ``queue``."""
+        return f"{queue}.retry"
+
+    def bindings(self, consumer: str, purpose: str = "main") -> tuple[str, ...]:
+        return SUBSCRIPTIONS[(consumer, purpose)]
+
+    def all_queues(self) -> list[str]:
+        names = []
+        for consumer, purpose in SUBSCRIPTIONS:
+            q = self.queue(consumer, purpose)
+            names += [q, self.dead_letter_queue(q), self.retry_queue(q)]
+        return names
