@@ -1,0 +1,99 @@
+"""HS256 bearer tokens: a person (`sub` = directory user id) or the system/operator credential.
+
+Tokens only say who is calling. What they may do is decided by each service from its own
+projection of the directory.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+import jwt
+from fastapi import Request
+
+from .errors import unauthorized
+
+SESSION_COOKIE = "pur_session"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    district_id: str | None
+    is_system: bool
+    token: str
+
+    @property
+    def user_id(self) -> UUID | None:
+        if self.is_system:
+            return None
+        try:
+            return UUID(self.subject)
+        except ValueError:
+            return None
+
+
+def mint_token(secret: str, *, sub: str, district_id: str | None = None, system: bool = False,
+               ttl_seconds: int = 3600) -> str:
+    claims: dict = {"sub": "system" if system else sub, "exp": int(time.time()) + ttl_seconds,
+                    "iat": int(time.time())}
+    if system:
+        claims["role"] = "system"
+    else:
+        claims["district_id"] = district_id
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def decode_token(token: str, secret: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        raise unauthorized("token expired") from None
+    except jwt.InvalidTokenError:
+        raise unauthorized("invalid token") from None
+    if claims.get("role") == "system" and claims.get("sub") == "system":
+        return Principal("system", None, True, token)
+    district_id = claims.get("district_id")
+    if not isinstance(district_id, str) or not district_id:
+        raise unauthorized("token has no district_id")
+    try:
+        UUID(str(claims["sub"]))
+    except ValueError:
+        raise unauthorized("token subject is not a user id") from None
+    return Principal(str(claims["sub"]), district_id, False, token)
+
+
+def token_from_request(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            return value.strip()
+        raise unauthorized("Authorization header must be 'Bearer <token>'")
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def principal_dependency(secret_of: callable):
+    """A FastAPI dependency returning the caller's Principal, or raising 401."""
+
+    async def current_principal(request: Request) -> Principal:
+        token = token_from_request(request)
+        if not token:
+            raise unauthorized("missing bearer token")
+        return decode_token(token, secret_of(request))
+
+    return current_principal
+
+
+def csrf_token(secret: str, session_token: str) -> str:
+    """Bound to the session cookie, so a page from another site cannot forge a form post."""
+    return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(secret: str, session_token: str | None, presented: str | None) -> bool:
+    if not session_token or not presented:
+        return False
+    return hmac.compare_digest(csrf_token(secret, session_token), presented)

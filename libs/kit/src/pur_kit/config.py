@@ -1,0 +1,39 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Long enough for HS256 (PyJWT warns below 32 bytes); refused in production.
+DEV_JWT_SECRET = "dev-only-insecure-secret-change-me-0123456789"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    events_namespace: str = "pur"
+    # Shared by every service, so it carries no service prefix.
+    jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=AliasChoices("JWT_SECRET"))
+    environment: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    db_pool_size: int = 10
+    outbox_batch_size: int = 500
+    outbox_poll_seconds: float = 5.0
+    consumer_prefetch: int = 32
+    consumer_max_retries: int = 5
+    consumer_retry_delay_ms: int = 500
+    max_body_bytes: int = 64 * 1024
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> ServiceSettings:
+        if self.environment == "production" and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("JWT_SECRET must be set in production (the development default is refused)")
+        if len(self.jwt_secret.encode()) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 bytes long")
+        return self

@@ -1,0 +1,191 @@
+"""FastAPI application plumbing: JSON errors, 503 on unavailable dependencies, body limit,
+correlation ids, one access log line without query strings, `/healthz`, `/readyz`, `/metrics`."""
+from __future__ import annotations
+
+import re
+import time
+
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .errors import ApiError, error_body
+from .logging import correlation_id_var, get_logger, new_correlation_id
+from .runtime import ServiceRuntime
+
+log = get_logger("pur.http")
+
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+STATUS_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 412: "precondition_failed",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    428: "precondition_required", 503: "unavailable",
+}
+_CID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+UNAVAILABLE_ERRORS = (
+    OSError, TimeoutError, PoolTimeout, OperationalError, InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def _field_of(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[-1] if loc else "body")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError):
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException):
+        code = STATUS_CODES.get(exc.status_code, "error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError):
+        fields = [{"field": _field_of(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        first = fields[0] if fields else {"field": "body", "message": "invalid"}
+        return JSONResponse(
+            error_body("validation_error", f"{first['field']}: {first['message']}",
+                       field=first["field"], fields=fields),
+            status_code=422,
+        )
+
+    async def _unavailable(_: Request, exc: Exception):
+        log.warning("dependency_unavailable", error=type(exc).__name__)
+        return JSONResponse(error_body("unavailable", "a dependency is unavailable, retry shortly"),
+                            status_code=503, headers={"Retry-After": "2"})
+
+    for exc_type in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(exc_type, _unavailable)
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi_error(request: Request, exc: DBAPIError):
+        if exc.connection_invalidated:
+            return await _unavailable(request, exc)
+        log.error("database_error", error=type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+
+class RequestContextMiddleware:
+    """Pure ASGI (cheap): correlation id, body size limit, metrics and the access log line."""
+
+    def __init__(self, app, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        cid = headers.get(b"x-correlation-id", b"").decode("latin-1")
+        if not _CID_OK.match(cid):
+            cid = new_correlation_id()
+        token = correlation_id_var.set(cid)
+        started = time.perf_counter()
+        status_holder = [500]
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
+            await send(message)
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await _send_json(send_wrapper, 422, error_body(
+                    "validation_error", f"body: larger than {self.max_body_bytes} bytes", field="body"))
+                return
+            received = 0
+
+            async def limited_receive():
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise _BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_wrapper)
+            except _BodyTooLarge:
+                await _send_json(send_wrapper, 422, error_body(
+                    "validation_error", f"body: larger than {self.max_body_bytes} bytes", field="body"))
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(scope["method"], path, status_holder[0]).inc()
+            HTTP_LATENCY.labels(scope["method"], path).observe(elapsed)
+            log.info("http_request", method=scope["method"], route=path, status=status_holder[0],
+                     ms=round(elapsed * 1000, 2))
+            correlation_id_var.reset(token)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _send_json(send, status: int, body: dict) -> None:
+    import json
+
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def health_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz():
+        """The database and the broker are reachable."""
+        checks = await runtime.readiness()
+        if all(v == "ok" for k, v in checks.items() if k in ("database", "broker")):
+            return {"status": "ready", "checks": checks}
+        return JSONResponse(
+            error_body("unavailable", "not ready: " + ", ".join(k for k, v in checks.items() if v != "ok"),
+                       checks=checks),
+            status_code=503,
+        )
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_app(runtime: ServiceRuntime, *, title: str, routers: list[APIRouter], description: str = "") -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
+    app.include_router(health_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,111 @@
+"""Alembic plumbing shared by every service's migration history.
+
+A service's ``migrations/env.py`` is just ``run_alembic_env(metadata)``; ``upgrade`` runs the
+history programmatically (tests, `make run`, the container entrypoint).
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from .db import asyncpg_dsn, with_database
+from .messaging_tables import CREATE_NOTIFY_TRIGGER, DROP_NOTIFY_TRIGGER, inbox_table, outbox_table
+
+
+def create_messaging_tables(op, *, outbox: bool = True, inbox: bool = True) -> None:
+    """For a service's first migration: the outbox (with its NOTIFY trigger) and the inbox."""
+    metadata = MetaData()
+    if outbox:
+        outbox_table(metadata)
+    if inbox:
+        inbox_table(metadata)
+    metadata.create_all(op.get_bind())
+    if outbox:
+        for statement in CREATE_NOTIFY_TRIGGER:
+            op.execute(statement)
+
+
+def drop_messaging_tables(op) -> None:
+    for statement in DROP_NOTIFY_TRIGGER:
+        op.execute(statement)
+    op.execute("DROP TABLE IF EXISTS outbox_message")
+    op.execute("DROP TABLE IF EXISTS inbox_message")
+
+
+def run_alembic_env(target_metadata: MetaData) -> None:
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection, target_metadata)
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    async def online() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_run, target_metadata)
+        await engine.dispose()
+
+    asyncio.run(online())
+
+
+def _run(connection: Connection, target_metadata: MetaData) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def alembic_config(service_dir: Path, url: str) -> Config:
+    cfg = Config(str(service_dir / "alembic.ini"))
+    cfg.set_main_option("script_location", str(service_dir / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+async def upgrade(service_dir: Path, url: str, revision: str = "head") -> None:
+    cfg = alembic_config(service_dir, url)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+
+            def _upgrade(sync_conn: Connection) -> None:
+                cfg.attributes["connection"] = sync_conn
+                command.upgrade(cfg, revision)
+
+            await conn.run_sync(_upgrade)
+    finally:
+        await engine.dispose()
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the URL's database when missing; True when it was created."""
+    name = make_url(url).database
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        return not exists
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    name = make_url(url).database
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

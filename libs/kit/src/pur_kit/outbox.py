@@ -1,0 +1,160 @@
+"""Transactional outbox: write events with the state change, publish them from a relay.
+
+`add_events` runs inside the caller's transaction, so an event exists if and only if the state
+change committed. `OutboxRelay` publishes committed rows with publisher confirms and deletes them
+once confirmed; a crash in between republishes them (consumers deduplicate by message id).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+
+import aio_pika
+import asyncpg
+from pur_contracts import Event
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from .db import asyncpg_dsn
+from .logging import current_correlation_id, get_logger
+from .messaging_tables import NOTIFY_CHANNEL
+
+log = get_logger(__name__)
+
+
+async def add_events(
+    session: AsyncSession | AsyncConnection,
+    outbox: Table,
+    events: Sequence[Event],
+    correlation_id: str | None = None,
+) -> None:
+    if not events:
+        return
+    cid = correlation_id or current_correlation_id()
+    await session.execute(
+        insert(outbox),
+        [
+            {
+                "event_id": str(e.event_id),
+                "event_name": e.event_name,
+                "routing_key": e.event_name,
+                "payload": e.model_dump_json(),
+                "correlation_id": cid,
+            }
+            for e in events
+        ],
+    )
+
+
+async def add_event(session, outbox: Table, event: Event, correlation_id: str | None = None) -> None:
+    await add_events(session, outbox, [event], correlation_id)
+
+
+_CLAIM = """
+SELECT id, event_id, event_name, routing_key, payload, correlation_id
+FROM outbox_message ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+_DELETE = "DELETE FROM outbox_message WHERE id = ANY($1::bigint[])"
+
+
+class OutboxRelay:
+    """Publishes outbox rows in batches; safe to run in several replicas (SKIP LOCKED)."""
+
+    def __init__(
+        self,
+        database_url: str,
+        rabbitmq_url: str,
+        exchange_name: str,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 5.0,
+        app_id: str = "pur",
+        after_publish: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> None:
+        self._dsn = asyncpg_dsn(database_url)
+        self._rabbitmq_url = rabbitmq_url
+        self._exchange_name = exchange_name
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._app_id = app_id
+        self._after_publish = after_publish  # test hook: runs between confirm and delete
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+        self.connected = False
+
+    async def run(self) -> None:
+        """Run until cancelled, reconnecting to the database and broker after failures."""
+        backoff = 0.5
+        while not self._stopping:
+            try:
+                await self._run_connected()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop must survive outages of either dependency
+                self.connected = False
+                log.warning("outbox_relay_error", error=type(exc).__name__, retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.5
+
+    async def _run_connected(self) -> None:
+        amqp = await aio_pika.connect(self._rabbitmq_url)
+        listener = await asyncpg.connect(self._dsn)
+        worker = await asyncpg.connect(self._dsn)
+        try:
+            channel = await amqp.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(
+                self._exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            self.connected = True
+            while not self._stopping:
+                self._wake.clear()
+                while await self._publish_batch(worker, exchange) == self._batch_size:
+                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                if listener.is_closed() or amqp.is_closed:
+                    raise ConnectionError("outbox relay lost a connection")
+        finally:
+            self.connected = False
+            for closer in (listener.close(), worker.close(), amqp.close()):
+                with contextlib.suppress(Exception):
+                    await closer
+
+    async def _publish_batch(self, conn: asyncpg.Connection, exchange: aio_pika.abc.AbstractExchange) -> int:
+        async with conn.transaction():
+            rows = await conn.fetch(_CLAIM, self._batch_size)
+            if not rows:
+                return 0
+            # Pipelined: every publish is in flight at once and each awaits its own confirm.
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            row["payload"].encode(),
+                            content_type="application/json",
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                            message_id=row["event_id"],
+                            type=row["event_name"],
+                            correlation_id=row["correlation_id"],
+                            app_id=self._app_id,
+                        ),
+                        routing_key=row["routing_key"],
+                        mandatory=False,
+                    )
+                    for row in rows
+                )
+            )
+            if self._after_publish is not None:
+                await self._after_publish([row["event_id"] for row in rows])
+            await conn.execute(_DELETE, [row["id"] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()

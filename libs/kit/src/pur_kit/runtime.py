@@ -1,0 +1,133 @@
+"""The composition of one service process: database, broker, consumers, outbox relay, loops.
+
+HTTP keeps serving while RabbitMQ or PostgreSQL is down: `/readyz` says which one, requests
+that need it get 503, and everything reconnects on its own when the dependency comes back.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+
+from faststream.rabbit import RabbitBroker
+from pur_contracts import Event, Topology
+from sqlalchemy import text
+
+from .config import ServiceSettings
+from .consumer import EventConsumer, EventHandler
+from .db import make_engine, make_sessionmaker
+from .logging import get_logger
+from .outbox import OutboxRelay
+
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, service: str, *, with_outbox: bool = True) -> None:
+        self.settings = settings
+        self.service = service
+        self.topology = Topology(settings.events_namespace)
+        self.engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        self.sessions = make_sessionmaker(self.engine)
+        self.broker = RabbitBroker(settings.rabbitmq_url, logger=None)
+        self.consumers: list[EventConsumer] = []
+        self.relay = (
+            OutboxRelay(
+                settings.database_url,
+                settings.rabbitmq_url,
+                self.topology.exchange,
+                batch_size=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+                app_id=service,
+            )
+            if with_outbox
+            else None
+        )
+        self.loops: list[Callable[[], Awaitable[None]]] = []
+        self.on_broker_started: list[Callable[[], Awaitable[None]]] = []
+        self.broker_started = False
+        self._tasks: list[asyncio.Task] = []
+
+    def add_consumer(self, handlers: Mapping[type[Event], EventHandler], purpose: str = "main") -> EventConsumer:
+        consumer = EventConsumer(
+            self.broker,
+            self.topology,
+            self.service,
+            handlers,
+            purpose=purpose,
+            max_retries=self.settings.consumer_max_retries,
+            retry_delay_ms=self.settings.consumer_retry_delay_ms,
+            prefetch=self.settings.consumer_prefetch,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    async def _start_broker(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self.broker.connect()
+                for consumer in self.consumers:
+                    await consumer.declare()
+                await self.broker.start()
+                self.broker_started = True
+                log.info("broker_started", queues=[c.queue_name for c in self.consumers])
+                for hook in self.on_broker_started:
+                    await hook()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker_unavailable", error=type(exc).__name__, retry_in=backoff)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
+        if self.relay is not None:
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for loop in self.loops:
+            self._tasks.append(asyncio.create_task(loop(), name=getattr(loop, "__name__", "loop")))
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self.broker_started = False
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        checks = {"database": "ok", "broker": "ok"}
+        try:
+            async with asyncio.timeout(2):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            ok = self.broker_started and await self.broker.ping(timeout=1.0)
+        except Exception:
+            ok = False
+        if not ok:
+            checks["broker"] = "unavailable"
+        if self.relay is not None and not self.relay.connected and checks["broker"] == "ok":
+            checks["outbox_relay"] = "connecting"
+        return checks
+
+    @asynccontextmanager
+    async def lifespan(self, _app) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,70 @@
+"""Small async helpers for tests against the real broker."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+
+import aio_pika
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0,
+                     interval: float = 0.05, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        await asyncio.sleep(interval)
+
+
+class EventSpy:
+    """An exclusive, auto-deleted queue bound to the events exchange that records what arrives."""
+
+    def __init__(self, rabbitmq_url: str, exchange: str, routing_keys: Iterable[str] = ("#",)) -> None:
+        self.rabbitmq_url = rabbitmq_url
+        self.exchange_name = exchange
+        self.routing_keys = list(routing_keys)
+        self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
+        self._connection = None
+
+    async def __aenter__(self) -> EventSpy:
+        self._connection = await aio_pika.connect(self.rabbitmq_url)
+        channel = await self._connection.channel()
+        exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(f"spy.{uuid.uuid4().hex}", exclusive=True, auto_delete=True)
+        for key in self.routing_keys:
+            await queue.bind(exchange, key)
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            await message.ack()
+            self.messages.append(message)
+
+        await queue.consume(on_message)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._connection.close()
+
+    def of_type(self, event_name: str) -> list[dict]:
+        return [json.loads(m.body) for m in self.messages if m.type == event_name]
+
+    async def wait_for(self, count: int, event_name: str | None = None, timeout: float = 10.0) -> list:
+        def enough() -> bool:
+            return len(self.of_type(event_name) if event_name else self.messages) >= count
+
+        await wait_until(enough, timeout, message=f"{count} x {event_name or 'any event'}")
+        return self.of_type(event_name) if event_name else self.messages

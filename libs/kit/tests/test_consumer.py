@@ -1,0 +1,136 @@
+import asyncio
+import contextlib
+import json
+
+import aio_pika
+from faststream.rabbit import RabbitBroker
+from pur_contracts import DirectorySchool, DirectorySchoolUpserted, RequestSubmitted
+from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER, EventConsumer
+from pur_kit.inbox import claim_message, upsert_if_newer
+from pur_kit.testing import wait_until
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+# The kit is exercised through the digest service's queue, which is bound to school and request events.
+CONSUMER = "digest"
+
+
+def school(version: int, name: str = "North") -> DirectorySchoolUpserted:
+    return DirectorySchoolUpserted(district_id="d1", version=version,
+                                   school=DirectorySchool(id="s1", district_id="d1", name=name))
+
+
+@contextlib.asynccontextmanager
+async def consuming(rabbitmq_url, topology, handlers, **kwargs):
+    broker = RabbitBroker(rabbitmq_url, logger=None)
+    consumer = EventConsumer(broker, topology, CONSUMER, handlers, **kwargs)
+    await broker.connect()
+    await consumer.declare()
+    await broker.start()
+    try:
+        yield consumer
+    finally:
+        await broker.stop()
+
+
+async def publish_raw(rabbitmq_url, topology, body: bytes, *, type_: str, message_id: str):
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(topology.exchange)
+        await exchange.publish(
+            aio_pika.Message(body, message_id=message_id, type=type_, content_type="application/json",
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=type_,
+        )
+
+
+async def publish(rabbitmq_url, topology, event) -> None:
+    await publish_raw(rabbitmq_url, topology, event.model_dump_json().encode(),
+                      type_=event.event_name, message_id=str(event.event_id))
+
+
+async def drain(rabbitmq_url, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue)
+        messages = []
+        while (message := await q.get(fail=False)) is not None:
+            await message.ack()
+            messages.append(message)
+        return messages
+
+
+async def test_a_message_delivered_three_times_is_applied_once(db, rabbitmq_url, topology):
+    async def count_once(event, delivery):
+        async with db.sessions.begin() as session:
+            if await claim_message(session, db.inbox, "digest.main", delivery.message_id):
+                await session.execute(
+                    pg_insert(db.effect).values(key="k", count=1).on_conflict_do_update(
+                        index_elements=["key"], set_={"count": db.effect.c.count + 1}))
+
+    async with consuming(rabbitmq_url, topology, {DirectorySchoolUpserted: count_once}) as consumer:
+        event = school(1)
+        for _ in range(3):
+            await publish(rabbitmq_url, topology, event)
+        await wait_until(lambda: consumer.processed == 3, message="three deliveries handled")
+    async with db.sessions() as session:
+        assert (await session.execute(select(db.effect.c.count))).scalar_one() == 1
+
+
+async def test_a_projection_receiving_version_3_then_2_keeps_version_3(db, rabbitmq_url, topology):
+    async def project(event, delivery):
+        async with db.sessions.begin() as session:
+            await upsert_if_newer(session, db.projection,
+                                  {"id": event.school.id, "version": event.version, "value": event.school.name},
+                                  ["id"])
+
+    async with consuming(rabbitmq_url, topology, {DirectorySchoolUpserted: project}, prefetch=1) as consumer:
+        await publish(rabbitmq_url, topology, school(3, "Three"))
+        await wait_until(lambda: consumer.processed == 1)
+        await publish(rabbitmq_url, topology, school(2, "Two"))
+        await wait_until(lambda: consumer.processed == 2)
+    async with db.sessions() as session:
+        row = (await session.execute(select(db.projection))).one()
+    assert (row.version, row.value) == (3, "Three")
+
+
+async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_consuming(db, rabbitmq_url, topology):
+    handled: list[str] = []
+    attempts: list[int] = []
+
+    async def on_school(event, delivery):
+        handled.append(event.school.name)
+
+    async def always_fails(event, delivery):
+        attempts.append(delivery.attempt)
+        raise RuntimeError("boom")
+
+    handlers = {DirectorySchoolUpserted: on_school, RequestSubmitted: always_fails}
+    async with consuming(rabbitmq_url, topology, handlers, max_retries=2, retry_delay_ms=50) as consumer:
+        await publish_raw(rabbitmq_url, topology, b'{"district_id": "d1", "version": "not a number"',
+                          type_="directory.school.upserted", message_id="malformed-1")
+        await publish_raw(rabbitmq_url, topology, json.dumps({"district_id": "d1", "version": 1}).encode(),
+                          type_="directory.school.upserted", message_id="invalid-1")
+        failing = RequestSubmitted.model_validate({
+            "district_id": "d1", "version": 1,
+            "request": {"id": "00000000-0000-0000-0000-000000000001", "district_id": "d1",
+                        "requester_id": "00000000-0000-0000-0000-000000000002", "requester_name": "x",
+                        "school_ids": [], "status": "new", "fields": ["email"], "has_note": False,
+                        "appears_applied": False, "submitted_at": "2026-01-01T00:00:00Z"}})
+        await publish(rabbitmq_url, topology, failing)
+        await wait_until(lambda: len(attempts) == 3, message="three attempts of the failing handler")
+        await publish(rabbitmq_url, topology, school(1, "Good"))
+        await wait_until(lambda: handled == ["Good"], message="the good message after the poison")
+        await asyncio.sleep(0.1)
+    assert attempts == [0, 1, 2]
+    dead = await drain(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name))
+    reasons = {m.message_id: m.headers[REASON_HEADER] for m in dead}
+    assert set(reasons) == {"malformed-1", "invalid-1", str(failing.event_id)}
+    assert reasons["malformed-1"].startswith("validation_error: <body>: json_invalid")
+    assert "school: missing" in reasons["invalid-1"]
+    assert reasons[str(failing.event_id)] == "handler_failed: RuntimeError after 3 attempts"
+    failed = next(m for m in dead if m.message_id == str(failing.event_id))
+    assert failed.headers[RETRY_COUNT_HEADER] == 2
+    assert failed.type == "request.submitted"

@@ -1,0 +1,116 @@
+import time
+
+import httpx
+import jwt
+import pytest
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+from pur_kit.auth import Principal, decode_token, mint_token, principal_dependency
+from pur_kit.config import DEV_JWT_SECRET, ServiceSettings
+from pur_kit.errors import ApiError
+from pur_kit.http import create_app
+from pur_kit.runtime import ServiceRuntime
+
+SECRET = DEV_JWT_SECRET
+USER = "2b1f5a52-9a4e-4d51-9d1e-0d8a1c3f7a10"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    count: int
+
+
+def make_app(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none", rabbitmq_url="amqp://guest:guest@127.0.0.1:1/"):
+    settings = ServiceSettings(database_url=database_url, rabbitmq_url=rabbitmq_url)
+    runtime = ServiceRuntime(settings, "example")
+    router = APIRouter()
+    who = principal_dependency(lambda request: SECRET)
+
+    @router.post("/things")
+    async def create(body: Body, principal: Principal = Depends(who)):
+        if body.name == "taken":
+            raise ApiError(409, "conflict", "name taken")
+        return {"name": body.name, "by": principal.subject}
+
+    @router.get("/db")
+    async def uses_db():
+        async with runtime.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    return create_app(runtime, title="example", routers=[router])
+
+
+@pytest.fixture
+async def client():
+    app = make_app()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_missing_forged_and_expired_tokens_are_401_with_a_json_error(client):
+    body = {"name": "a", "count": 1}
+    assert (await client.post("/things", json=body)).json()["error"]["code"] == "unauthorized"
+    forged = jwt.encode({"sub": USER, "district_id": "d", "exp": time.time() + 60}, "x" * 40, algorithm="HS256")
+    r = await client.post("/things", json=body, headers=bearer(forged))
+    assert (r.status_code, r.json()["error"]["message"]) == (401, "invalid token")
+    expired = mint_token(SECRET, sub=USER, district_id="d", ttl_seconds=-10)
+    r = await client.post("/things", json=body, headers=bearer(expired))
+    assert (r.status_code, r.json()["error"]["message"]) == (401, "token expired")
+    ok = await client.post("/things", json=body, headers=bearer(mint_token(SECRET, sub=USER, district_id="d")))
+    assert ok.status_code == 200 and ok.json()["by"] == USER
+
+
+async def test_validation_errors_name_the_field(client):
+    token = mint_token(SECRET, sub=USER, district_id="d")
+    r = await client.post("/things", json={"name": "a", "count": "many"}, headers=bearer(token))
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "validation_error"
+    assert r.json()["error"]["field"] == "count"
+    r = await client.post("/things", json={"name": "a", "count": 1, "extra": 1}, headers=bearer(token))
+    assert r.json()["error"]["field"] == "extra"
+
+
+async def test_a_body_over_64_kib_is_refused_with_422(client):
+    token = mint_token(SECRET, sub=USER, district_id="d")
+    r = await client.post("/things", json={"name": "x" * 70_000, "count": 1}, headers=bearer(token))
+    assert r.status_code == 422
+    assert "larger than 65536 bytes" in r.json()["error"]["message"]
+
+
+async def test_api_errors_keep_their_status_and_code(client):
+    token = mint_token(SECRET, sub=USER, district_id="d")
+    r = await client.post("/things", json={"name": "taken", "count": 1}, headers=bearer(token))
+    assert r.status_code == 409 and r.json() == {"error": {"code": "conflict", "message": "name taken"}}
+    assert r.headers["x-correlation-id"]
+
+
+async def test_an_unreachable_database_gives_503_unavailable(client):
+    r = await client.get("/db")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "unavailable"
+
+
+async def test_readyz_reports_unreachable_dependencies(client):
+    r = await client.get("/readyz")
+    assert r.status_code == 503
+    checks = r.json()["error"]["checks"]
+    assert checks["database"].startswith("unavailable") and checks["broker"] == "unavailable"
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    assert "http_requests_total" in (await client.get("/metrics")).text
+
+
+def test_system_tokens_and_person_tokens_decode_differently():
+    system = decode_token(mint_token(SECRET, sub="system", system=True), SECRET)
+    assert system.is_system and system.district_id is None
+    person = decode_token(mint_token(SECRET, sub=USER, district_id="springfield"), SECRET)
+    assert not person.is_system and person.district_id == "springfield" and str(person.user_id) == USER
+
+
+def test_production_refuses_the_development_secret():
+    with pytest.raises(ValueError, match="JWT_SECRET must be set in production"):
+        ServiceSettings(environment="production")
