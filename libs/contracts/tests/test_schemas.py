@@ -64,3 +64,14 @@ def test_check_reports_stale_files(tmp_path):
     del schema["$defs"]["DistrictSettings"]["properties"]["updated_by"]
     path.write_text(json.dumps(schema))
     assert check(tmp_path) == [f"{path.name}: stale (run `make schemas`)"]
+
+
+def test_every_subscribed_event_has_a_publisher_and_every_event_is_routed():
+    from pur_contracts import EVENTS_BY_NAME, PUBLICATIONS, SUBSCRIPTIONS
+
+    published = {event.event_name for events in PUBLICATIONS.values() for event in events}
+    subscribed = {key for keys in SUBSCRIPTIONS.values() for key in keys}
+    assert subscribed <= published
+    assert published <= set(EVENTS_BY_NAME)
+    # digest.sent and sis.sync.completed are facts for operators and future consumers.
+    assert set(EVENTS_BY_NAME) - subscribed == {"digest.sent", "sis.sync.completed"}

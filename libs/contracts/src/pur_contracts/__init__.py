@@ -2,6 +2,6 @@
 from .base import Event, Frozen, utcnow
 from .events import *  # noqa: F403 - the models are this package's public surface
 from .events import ALL_EVENTS, EVENTS_BY_NAME
-from .topology import SUBSCRIPTIONS, Topology
+from .topology import PUBLICATIONS, SUBSCRIPTIONS, Topology
 
-__all__ = ["ALL_EVENTS", "EVENTS_BY_NAME", "SUBSCRIPTIONS", "Event", "Frozen", "Topology", "utcnow"]
+__all__ = ["ALL_EVENTS", "EVENTS_BY_NAME", "PUBLICATIONS", "SUBSCRIPTIONS", "Event", "Frozen", "Topology", "utcnow"]

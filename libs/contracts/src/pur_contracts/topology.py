@@ -40,6 +40,32 @@ SUBSCRIPTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
 }
 
+# producer service -> the events it publishes (through its outbox).
+PUBLICATIONS: dict[str, tuple[type[e.Event], ...]] = {
+    "settings": (e.DistrictSettingsChanged, e.DirectoryReplayRequested),
+    "sis_sync": (
+        e.DirectoryUserUpserted,
+        e.DirectoryUserDeactivated,
+        e.DirectorySchoolUpserted,
+        e.SisSyncCompleted,
+        e.SettingsReplayRequested,
+    ),
+    "requests": (
+        e.RequestSubmitted,
+        e.RequestMarkedDone,
+        e.RequestRestored,
+        e.RequestAppearsAppliedChanged,
+        e.SettingsReplayRequested,
+        e.DirectoryReplayRequested,
+    ),
+    "digest": (
+        e.DigestSent,
+        e.SettingsReplayRequested,
+        e.DirectoryReplayRequested,
+        e.RequestsReplayRequested,
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Topology:

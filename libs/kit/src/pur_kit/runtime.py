@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
-from faststream.rabbit import RabbitBroker
-from pur_contracts import Event, Topology
+from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
+from pur_contracts import PUBLICATIONS, Event, Topology
 from sqlalchemy import text
 
 from .config import ServiceSettings
@@ -44,10 +44,20 @@ class ServiceRuntime:
             if with_outbox
             else None
         )
+        self._document_publications()
         self.loops: list[Callable[[], Awaitable[None]]] = []
         self.on_broker_started: list[Callable[[], Awaitable[None]]] = []
         self.broker_started = False
         self._tasks: list[asyncio.Task] = []
+
+    def _document_publications(self) -> None:
+        """Publishers for the AsyncAPI document only: events really leave through the outbox."""
+        exchange = RabbitExchange(self.topology.exchange, type=ExchangeType.TOPIC, durable=True)
+        for event in PUBLICATIONS.get(self.service, ()):
+            self.broker.publisher(
+                exchange=exchange, routing_key=event.event_name, schema=event, persist=True,
+                title=f"{event.event_name}:publish", description=(event.__doc__ or "").strip() or None,
+            )
 
     def add_consumer(self, handlers: Mapping[type[Event], EventHandler], purpose: str = "main") -> EventConsumer:
         consumer = EventConsumer(
