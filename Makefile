@@ -15,7 +15,7 @@ export RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 endif
 
-.PHONY: install test test-unit test-integration run schemas bench lock clean
+.PHONY: install test test-unit test-integration run schemas docs bench lock clean
 
 $(STAMP): constraints.txt $(foreach p,$(PACKAGES),$(wildcard $(p)/pyproject.toml))
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,9 @@ run: install  ## everything locally: migrate, start the four services and an SMT
 
 schemas: install  ## export the event JSON Schemas into libs/contracts/schemas
 	$(BIN)/python -m pur_contracts export
+
+docs: install  ## regenerate the AsyncAPI documents under docs/asyncapi
+	$(BIN)/python scripts/gen_asyncapi.py
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
