@@ -1,0 +1,1 @@
+"""The requests service: profile update requests, their history, and the staff pages."""

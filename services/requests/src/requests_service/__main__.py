@@ -1,0 +1,3 @@
+from requests_service.entrypoints.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""Configuration of the requests service (environment variables prefixed REQUESTS_, `.env` supported)."""
+from __future__ import annotations
+
+from pur_kit.config import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REQUESTS_", env_file=".env", extra="ignore")
+
+    http_port: int = 8000
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/pur_requests"
+
+    # The HTTP paths use their own asyncpg pool (prepared statements, one connection per unit of
+    # work); the SQLAlchemy engine of the runtime serves the message handlers.
+    api_pool_size: int = Field(16, ge=1)
+
+    # Development only: /login lists demo identities and signs a session cookie for any of them.
+    dev_login: bool = False
+    session_ttl_seconds: int = Field(8 * 3600, ge=60)
+    # Set when the UI is served over HTTPS (always in production).
+    secure_cookies: bool = False

@@ -1,0 +1,155 @@
+"""The JSON API under /api/v1/requests (DESIGN.md sections 4 and 6). Thin: translate, delegate."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from pur_kit.auth import Principal
+from pur_kit.errors import forbidden, not_found, validation_error
+
+from .. import views
+from ..adapters.csv_export import csv_chunk
+from ..adapters.db import Database
+from ..service_layer import actions, submission
+from .deps import current_principal, database, viewer_of
+from .schemas import RequestCreate, RequestDetails, RequestList, RequestPublic
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
+
+Caller = Annotated[Principal, Depends(current_principal)]
+Db = Annotated[Database, Depends(database)]
+Status = Annotated[Literal["new", "done", "all"], Query(description="the tab: new, done (Marked as Done) or all")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+EXPORT_PAGE = 1000
+
+
+def _cursor(token: str | None) -> views.Cursor | None:
+    if token is None:
+        return None
+    try:
+        return views.Cursor.decode(token)
+    except views.BadCursor:
+        raise validation_error("cursor", "not a cursor from this list") from None
+
+
+@router.post("", status_code=201, response_model=RequestPublic,
+             responses={200: {"model": RequestPublic, "description": "an earlier submission with this Idempotency-Key"}})
+async def submit_request(body: RequestCreate, caller: Caller, db: Db,
+                         idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None):
+    """Submit a profile update request as the caller (Idempotency-Key makes retries safe)."""
+    if caller.is_system:
+        raise forbidden("the system credential cannot submit requests: a person does")
+    result = await submission.submit_request(db, user_id=caller.user_id, district_id=caller.district_id,
+                                             changes=body.changes, note=body.note, idempotency_key=idempotency_key)
+    if result.created:
+        return JSONResponse(views.new_request_public(result.request, result.current), status_code=201)
+    async with db.acquire() as conn:
+        row = await views.get_request(conn, result.request_id)
+    return JSONResponse(views.request_public(row), status_code=200)
+
+
+@router.get("", response_model=RequestList)
+async def list_requests(caller: Caller, db: Db, status: Status = "new", school_id: str | None = None,
+                        q: Annotated[str | None, Query(max_length=100)] = None, limit: Limit = 50,
+                        cursor: str | None = None, district_id: str | None = None):
+    """Requests the caller may see, newest first, one keyset page at a time."""
+    after = _cursor(cursor)
+    async with db.acquire() as conn:
+        query = await _list_query(conn, caller, status, school_id, q, limit, after, district_id)
+        if query is None:
+            return JSONResponse({"items": [], "next_cursor": None})
+        rows, following = await views.list_requests(conn, query)
+    return JSONResponse({"items": [views.request_public(r) for r in rows],
+                         "next_cursor": following.encode() if following else None})
+
+
+@router.get("/mine", response_model=RequestList)
+async def my_requests(caller: Caller, db: Db, limit: Limit = 50, cursor: str | None = None):
+    """The caller's own requests and their status, newest first."""
+    if caller.is_system:
+        raise forbidden("the system credential has no requests of its own")
+    after = _cursor(cursor)
+    async with db.acquire() as conn:
+        rows, following = await views.list_mine(conn, caller.user_id, limit, after)
+    return JSONResponse({"items": [views.request_public(r) for r in rows],
+                         "next_cursor": following.encode() if following else None})
+
+
+@router.get("/export.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "the tab as CSV"}})
+async def export_csv(caller: Caller, db: Db, status: Status = "new", school_id: str | None = None,
+                     q: Annotated[str | None, Query(max_length=100)] = None, district_id: str | None = None):
+    """The current tab (same scope and filters as the list) as a CSV file."""
+    async with db.acquire() as conn:
+        query = await _list_query(conn, caller, status, school_id, q, EXPORT_PAGE, None, district_id)
+        names = await views.school_names(conn, query.district_id) if query else {}
+
+    async def stream():
+        yield csv_chunk([], names, header=True)
+        if query is None:
+            return
+        page = query
+        async with db.acquire() as conn:
+            while True:
+                rows, following = await views.list_requests(conn, page)
+                yield csv_chunk(rows, names)
+                if following is None:
+                    return
+                page = replace(page, cursor=following)
+
+    return StreamingResponse(stream(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="requests-{status}.csv"', "Cache-Control": "no-store"})
+
+
+@router.get("/{request_id}", response_model=RequestDetails)
+async def get_request(request_id: UUID, caller: Caller, db: Db):
+    """One request: each field's current and requested value, the note, the history."""
+    async with db.acquire() as conn:
+        viewer = await viewer_of(conn, caller)
+        row = await views.get_request(conn, request_id) if viewer.can_list else None
+        if row is None or not viewer.can_see(row["district_id"], row["school_ids"]):
+            raise not_found("no such request")
+        history = await views.get_history(conn, request_id)
+    return JSONResponse({**views.request_public(row), "history": views.history_public(history)})
+
+
+@router.post("/{request_id}/mark-done", response_model=RequestDetails)
+async def mark_done(request_id: UUID, caller: Caller, db: Db):
+    """Mark as Done (idempotent; the requester is not notified)."""
+    return await _act(db, caller, request_id, actions.mark_done)
+
+
+@router.post("/{request_id}/restore", response_model=RequestDetails)
+async def restore(request_id: UUID, caller: Caller, db: Db):
+    """Restore Request: back to New (idempotent; the requester is not notified)."""
+    return await _act(db, caller, request_id, actions.restore)
+
+
+async def _act(db: Database, caller: Principal, request_id: UUID, action) -> JSONResponse:
+    async with db.acquire() as conn:
+        viewer = await viewer_of(conn, caller)
+    await action(db, viewer, request_id)
+    async with db.acquire() as conn:
+        row = await views.get_request(conn, request_id)
+        history = await views.get_history(conn, request_id)
+    return JSONResponse({**views.request_public(row), "history": views.history_public(history)})
+
+
+async def _list_query(conn, caller: Principal, status: str, school_id: str | None, q: str | None, limit: int,
+                      cursor: views.Cursor | None, district_id: str | None) -> views.ListQuery | None:
+    """The scoped query, None when the answer is empty by scope, 403 when the caller manages nobody."""
+    viewer = await viewer_of(conn, caller)
+    if not viewer.can_list:
+        raise forbidden("only Users Managers can list requests")
+    if viewer.scope == "system":
+        if district_id is None:
+            raise validation_error("district_id", "required with the system credential")
+    elif district_id is not None and district_id != viewer.district_id:
+        return None  # another district: nothing of it is visible
+    search = q.strip() if q else None
+    return views.ListQuery(district_id=district_id or viewer.district_id, status=status,
+                           school_ids=viewer.schools_to_read(school_id or None), q=search or None,
+                           limit=limit, cursor=cursor)

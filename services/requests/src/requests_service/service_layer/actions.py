@@ -1,0 +1,42 @@
+"""Mark as Done and Restore Request: idempotent, recorded in the history, published via the outbox.
+
+Neither notifies the requester: the only effect outside this database is the `request.*` event,
+which the digest uses to drop a done request from tomorrow's staff email.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from ..adapters import request_store
+from ..adapters.db import Database
+from ..domain.access import Viewer
+from ..domain.errors import DomainError
+
+
+class RequestNotFound(DomainError):
+    """No such request, or not one the caller may see (HTTP 404: existence does not leak)."""
+
+
+async def mark_done(db: Database, viewer: Viewer, request_id: UUID) -> bool:
+    return await _transition(db, viewer, request_id, "marked_done")
+
+
+async def restore(db: Database, viewer: Viewer, request_id: UUID) -> bool:
+    return await _transition(db, viewer, request_id, "restored")
+
+
+async def _transition(db: Database, viewer: Viewer, request_id: UUID, action: str) -> bool:
+    """True when the state changed; False when it already was in the target state."""
+    if not viewer.can_list:
+        raise RequestNotFound(str(request_id))
+    async with db.acquire() as conn, conn.transaction():
+        request = await request_store.load_for_update(conn, request_id)
+        if request is None or not viewer.can_see(request.district_id, request.school_ids):
+            raise RequestNotFound(str(request_id))
+        now = datetime.now(UTC)
+        changed = request.mark_done(viewer.actor, now) if action == "marked_done" else request.restore(viewer.actor, now)
+        if changed:
+            await request_store.save_transition(conn, request, action=action, by=viewer.actor, at=now,
+                                                events=request.events)
+        return changed

@@ -1,0 +1,208 @@
+"""Read-side queries for the API and the pages (asyncpg, one statement per page of results).
+
+Lists are keyset-paginated on (submitted_at, id), newest first. Every list query walks an index
+in that order and stops after `limit` rows, so a deep page costs what the first page costs; see
+README.md ("Indexes") for the plans.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from .domain.access import Viewer
+from .domain.changes import FIELDS
+
+STATUSES = {"new": ["new"], "done": ["done"], "all": ["new", "done"]}
+
+_COLUMNS = """r.id, r.district_id, r.requester_id, r.requester_name, r.school_ids, r.status, r.changes,
+       r.note, r.appears_applied, r.submitted_at, r.done_at, r.done_by, r.version,
+       u.given_name AS current_given_name, u.family_name AS current_family_name,
+       u.email AS current_email, u.phone AS current_phone, u.sms AS current_sms"""
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    submitted_at: datetime
+    id: UUID
+
+    def encode(self) -> str:
+        raw = f"{self.submitted_at.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            at, _, ident = raw.partition("|")
+            parsed = datetime.fromisoformat(at)
+            if parsed.tzinfo is None:
+                raise ValueError("naive")
+            return cls(parsed, UUID(ident))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise BadCursor("not a cursor from this list") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    district_id: str
+    status: str = "new"               # new | done | all
+    school_ids: list[str] | None = None  # None: the whole district
+    q: str | None = None
+    limit: int = 50
+    cursor: Cursor | None = None
+
+
+def _like_pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _page_sql(query: ListQuery) -> tuple[str, list]:
+    """The statement selecting one page of request ids, in order, and its parameters."""
+    params: list = [query.district_id, STATUSES[query.status], query.limit]
+    if query.cursor is not None:
+        params += [query.cursor.submitted_at, query.cursor.id]
+    if query.q:
+        # Search: the trigram index finds the matching names; the page is sorted from those.
+        params.append(_like_pattern(query.q))
+        where = [f"district_id = $1", "status = ANY($2::text[])", f"requester_name ILIKE ${len(params)}"]
+        if query.school_ids is not None:
+            params.append(query.school_ids)
+            where.append(f"school_ids && ${len(params)}::text[]")
+        if query.cursor is not None:
+            where.append("(submitted_at, id) < ($4, $5)")
+        return (f"SELECT id, submitted_at FROM request WHERE {' AND '.join(where)} "
+                "ORDER BY submitted_at DESC, id DESC LIMIT $3"), params
+    after = " AND (submitted_at, {id}) < ($4, $5)" if query.cursor is not None else ""
+    if query.school_ids is None:
+        # One backward index range scan per status, merged: (district_id, status, submitted_at, id).
+        return (f"""SELECT p.id, p.submitted_at FROM unnest($2::text[]) AS st(status)
+CROSS JOIN LATERAL (
+    SELECT id, submitted_at FROM request
+    WHERE district_id = $1 AND status = st.status{after.format(id='id')}
+    ORDER BY submitted_at DESC, id DESC LIMIT $3) AS p
+ORDER BY p.submitted_at DESC, p.id DESC LIMIT $3"""), params
+    # One backward range scan per (school, status) of request_school, merged and de-duplicated
+    # (a requester in two of the manager's schools has two index rows for one request).
+    params.append(query.school_ids)
+    return (f"""SELECT DISTINCT p.request_id AS id, p.submitted_at
+FROM unnest(${len(params)}::text[]) AS sc(school_id) CROSS JOIN unnest($2::text[]) AS st(status)
+CROSS JOIN LATERAL (
+    SELECT request_id, submitted_at FROM request_school
+    WHERE district_id = $1 AND school_id = sc.school_id AND status = st.status{after.format(id='request_id')}
+    ORDER BY submitted_at DESC, request_id DESC LIMIT $3) AS p
+ORDER BY p.submitted_at DESC, p.request_id DESC LIMIT $3"""), params
+
+
+async def list_requests(conn: asyncpg.Connection, query: ListQuery) -> tuple[list, Cursor | None]:
+    if query.school_ids == []:
+        return [], None
+    page_sql, params = _page_sql(query)
+    rows = await conn.fetch(f"""WITH page AS ({page_sql})
+SELECT {_COLUMNS} FROM page JOIN request r ON r.id = page.id
+LEFT JOIN directory_user u ON u.id = r.requester_id
+ORDER BY r.submitted_at DESC, r.id DESC""", *params)
+    following = Cursor(rows[-1]["submitted_at"], rows[-1]["id"]) if len(rows) == query.limit else None
+    return rows, following
+
+
+async def list_mine(conn: asyncpg.Connection, requester_id: UUID, limit: int,
+                    cursor: Cursor | None) -> tuple[list, Cursor | None]:
+    params: list = [requester_id, limit]
+    after = ""
+    if cursor is not None:
+        params += [cursor.submitted_at, cursor.id]
+        after = " AND (r.submitted_at, r.id) < ($3, $4)"
+    rows = await conn.fetch(f"""SELECT {_COLUMNS} FROM request r LEFT JOIN directory_user u ON u.id = r.requester_id
+WHERE r.requester_id = $1{after} ORDER BY r.submitted_at DESC, r.id DESC LIMIT $2""", *params)
+    following = Cursor(rows[-1]["submitted_at"], rows[-1]["id"]) if len(rows) == limit else None
+    return rows, following
+
+
+async def get_request(conn: asyncpg.Connection, request_id: UUID):
+    return await conn.fetchrow(f"""SELECT {_COLUMNS} FROM request r
+LEFT JOIN directory_user u ON u.id = r.requester_id WHERE r.id = $1""", request_id)
+
+
+async def get_history(conn: asyncpg.Connection, request_id: UUID) -> list:
+    return await conn.fetch("""SELECT h.action, h.by, h.at,
+       CASE WHEN h.by = 'system' THEN 'System' ELSE u.given_name || ' ' || u.family_name END AS by_name
+FROM request_history h LEFT JOIN directory_user u ON u.id::text = h.by
+WHERE h.request_id = $1 ORDER BY h.id""", request_id)
+
+
+async def load_viewer(conn: asyncpg.Connection, user_id: UUID, district_id: str) -> tuple[Viewer, object]:
+    """The caller's scope from the directory projection (the token only says who is calling)."""
+    row = await conn.fetchrow("""SELECT id, district_id, role, given_name, family_name, active, district_admin,
+       manager_scope, manager_school_ids FROM directory_user WHERE id = $1""", user_id)
+    if row is None or row["district_id"] != district_id:
+        return Viewer.nobody(district_id, user_id), None
+    return Viewer.of_user(user_id=user_id, district_id=district_id, active=row["active"],
+                          manager_scope=row["manager_scope"], manager_school_ids=row["manager_school_ids"]), row
+
+
+async def school_names(conn: asyncpg.Connection, district_id: str, school_ids: list[str] | None = None) -> dict[str, str]:
+    if school_ids is None:
+        rows = await conn.fetch("SELECT id, name FROM school WHERE district_id = $1 ORDER BY name", district_id)
+    else:
+        rows = await conn.fetch("SELECT id, name FROM school WHERE district_id = $1 AND id = ANY($2::text[])",
+                                district_id, school_ids)
+    return {r["id"]: r["name"] for r in rows}
+
+
+# --- JSON shapes (DESIGN.md section 6) --------------------------------------------------------
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def request_public(row) -> dict:
+    return {
+        "id": str(row["id"]),
+        "district_id": row["district_id"],
+        "requester": {"id": str(row["requester_id"]), "name": row["requester_name"],
+                      "school_ids": list(row["school_ids"])},
+        "status": row["status"],
+        "submitted_at": _iso(row["submitted_at"]),
+        "changes": [{"field": c["field"], "current": row[f"current_{c['field']}"], "requested": c["requested"]}
+                    for c in row["changes"]],
+        "note": row["note"],
+        "appears_applied": row["appears_applied"],
+        "done_at": _iso(row["done_at"]),
+        "done_by": row["done_by"],
+        "version": row["version"],
+    }
+
+
+def history_public(rows) -> list[dict]:
+    return [{"action": h["action"], "by": h["by"], "by_name": h["by_name"], "at": _iso(h["at"])} for h in rows]
+
+
+def current_values(row) -> dict[str, str | None]:
+    return {f: row[f"current_{f}"] for f in FIELDS}
+
+
+def new_request_public(request, current) -> dict:
+    """The JSON of a request just written, without reading it back."""
+    return {
+        "id": str(request.id),
+        "district_id": request.district_id,
+        "requester": {"id": str(request.requester_id), "name": request.requester_name,
+                      "school_ids": list(request.school_ids)},
+        "status": request.status,
+        "submitted_at": _iso(request.submitted_at),
+        "changes": [{"field": f, "current": current.get(f), "requested": v} for f, v in request.changes.items()],
+        "note": request.note,
+        "appears_applied": request.appears_applied,
+        "done_at": _iso(request.done_at),
+        "done_by": request.done_by,
+        "version": request.version,
+    }
