@@ -1,0 +1,3 @@
+from sis_sync_service.entrypoints.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Configuration of the sis_sync service (environment variables prefixed SIS_SYNC_, `.env` supported)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pur_kit.config import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SIS_SYNC_", env_file=".env", extra="ignore")
+
+    http_port: int = 8003
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/pur_sis_sync"
+
+    # The kit's body limit applies to the whole app; roster uploads need far more than the 64 KiB
+    # that JSON endpoints get. `max_body_bytes` caps the upload route, `json_body_limit_bytes`
+    # every other route (see entrypoints/body_limits.py).
+    max_body_bytes: int = 200 * 1024 * 1024
+    json_body_limit_bytes: int = 64 * 1024
+
+    # Import safety.
+    deactivation_threshold: float = Field(0.2, ge=0.0, le=1.0)
+    max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    max_zip_entries: int = 200
+    stored_errors_cap: int = 1000
+    upload_dir: Path | None = None  # uploads are spooled here until their run ends (default: system temp)
+
+    # Scheduled pickup: <drop_folder>/<district_id>/*.zip, the newest not yet imported.
+    drop_folder: Path | None = None
+    drop_poll_seconds: float = 30.0
+    drop_settle_seconds: float = 5.0  # ignore files modified more recently (still being copied)
+
+    # Runs left 'running' by a crashed process are failed by this sweep (and at start).
+    stale_run_sweep_seconds: float = 60.0
+
+    # Test-only: sleep inside the apply transaction just before COMMIT, so a test can kill the
+    # process mid-transaction deterministically. Never set it in production.
+    test_pause_before_commit_seconds: float = 0.0

@@ -1,0 +1,153 @@
+"""HTTP API of the directory and the roster imports (DESIGN.md sections 4 and 6)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from pur_contracts import UserPermissions, UsersManagerScope
+from pur_kit.auth import Principal, principal_dependency
+from pur_kit.errors import conflict, forbidden, not_found, validation_error
+
+from .. import views
+from ..adapters.run_store import RunAlreadyActive
+from ..bootstrap import Container
+from ..domain.access import can_administer, listing_scope
+from ..service_layer import directory
+from .uploads import spool_upload
+
+router = APIRouter(prefix="/api/v1")
+current_principal = principal_dependency(lambda request: request.app.state.container.settings.jwt_secret)
+Caller = Annotated[Principal, Depends(current_principal)]
+DISTRICT_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container
+
+
+class UsersManagerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    scope: Literal["district", "schools"]
+    school_ids: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(default_factory=list, max_length=500)
+
+
+class PermissionsUpdate(BaseModel):
+    """The whole permissions object (it replaces the current one)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    district_admin: bool = False
+    users_manager: UsersManagerUpdate | None = None
+
+    def to_contract(self) -> UserPermissions:
+        manager = self.users_manager
+        return UserPermissions(
+            district_admin=self.district_admin,
+            users_manager=UsersManagerScope(scope=manager.scope, school_ids=manager.school_ids) if manager else None)
+
+
+class ContactUpdate(BaseModel):
+    """Only the fields given change; null clears a field."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=32)
+    sms: str | None = Field(None, max_length=32)
+
+
+# --- imports ----------------------------------------------------------------------------------
+@router.post("/districts/{district_id}/sis-imports", status_code=202, tags=["imports"])
+async def start_import(request: Request, principal: Caller,
+                       district_id: Annotated[str, Path(pattern=DISTRICT_ID)],
+                       force: Annotated[bool, Query(description="apply even above the deactivation threshold")] = False):
+    """Upload a OneRoster export (multipart field `file`, or an application/zip body); 202 with the run."""
+    c = container(request)
+    async with c.runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+    if not can_administer(viewer, district_id):
+        raise forbidden("only the system credential or a district administrator can import rosters")
+    path, name = await spool_upload(request, c.settings.upload_dir)
+    try:
+        started = await c.runner.start(district_id, path, source="upload", source_name=name, forced=force,
+                                       delete_after=True)
+    except RunAlreadyActive:
+        raise conflict(f"an import for district {district_id!r} is already queued or running") from None
+    async with c.runtime.sessions() as session:
+        return views.run_public(await views.get_run(session, started.run_id))
+
+
+@router.get("/districts/{district_id}/sis-imports", tags=["imports"])
+async def list_imports(request: Request, principal: Caller, district_id: str,
+                       limit: Annotated[int, Query(ge=1, le=100)] = 20):
+    """Recent import runs of a district, newest first."""
+    async with container(request).runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+        if not can_administer(viewer, district_id):
+            raise forbidden("only the system credential or a district administrator can see imports")
+        return {"items": [views.run_public(r) for r in await views.list_runs(session, district_id, limit)],
+                "next_cursor": None}
+
+
+@router.get("/sis-imports/{run_id}", tags=["imports"])
+async def get_import(request: Request, principal: Caller, run_id: UUID):
+    """An import run: status, progress, counts and row errors."""
+    async with container(request).runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+        row = await views.get_run(session, run_id)
+        if row is None or not can_administer(viewer, row.district_id):
+            raise not_found("no such import run")
+        return views.run_public(row)
+
+
+# --- directory --------------------------------------------------------------------------------
+@router.get("/directory/users", tags=["directory"])
+async def list_users(request: Request, principal: Caller,
+                     district_id: str | None = None, sis_id: str | None = None, role: str | None = None,
+                     school_id: str | None = None, active: bool | None = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
+    """Directory users the caller may see, filtered, keyset-paginated by (district, SIS id)."""
+    after = views.decode_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        raise validation_error("cursor", "is not a cursor returned by this endpoint")
+    async with container(request).runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+        scope = listing_scope(viewer, district_id)
+        if scope is None:
+            raise forbidden("you can only list users of your own district")
+        rows, next_cursor = await views.list_users(session, scope, sis_id=sis_id, role=role, school_id=school_id,
+                                                   active=active, limit=limit, after=after)
+    return {"items": [views.user_public(r) for r in rows], "next_cursor": next_cursor}
+
+
+@router.get("/directory/users/me", tags=["directory"])
+async def get_me(request: Request, principal: Caller):
+    """The caller's own directory entry."""
+    if principal.is_system:
+        raise not_found("the system credential has no directory entry")
+    async with container(request).runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+        return views.user_public(await directory.visible_user(session, viewer, viewer.user_id))
+
+
+@router.patch("/directory/users/me/contact", tags=["directory"])
+async def edit_my_contact(request: Request, principal: Caller, body: ContactUpdate):
+    """Edit your own email/phone/SMS; only while the SIS does not own contact details (else 409)."""
+    changes = {f: getattr(body, f) for f in body.model_fields_set}
+    row = await directory.edit_own_contact(container(request).runtime.sessions, principal, changes)
+    return views.user_public(row)
+
+
+@router.get("/directory/users/{user_id}", tags=["directory"])
+async def get_user(request: Request, principal: Caller, user_id: UUID):
+    """One directory user (yourself, or someone in your scope)."""
+    async with container(request).runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+        return views.user_public(await directory.visible_user(session, viewer, user_id))
+
+
+@router.put("/directory/users/{user_id}/permissions", tags=["directory"])
+async def put_permissions(request: Request, principal: Caller, user_id: UUID, body: PermissionsUpdate):
+    """Replace a user's permissions (district administrators of that district, or the system)."""
+    row = await directory.set_permissions(container(request).runtime.sessions, principal, user_id, body.to_contract())
+    return views.user_public(row)

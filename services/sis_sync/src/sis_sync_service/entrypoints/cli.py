@@ -1,0 +1,118 @@
+"""`pur-sis-sync serve | migrate | import <path> --district X [--force] | grant-admin --district X --sis-id S`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from pur_kit.logging import configure_logging
+from pur_kit.migrations import ensure_database, upgrade
+
+from ..config import Settings
+
+SERVICE_DIR = Path(os.environ.get("SIS_SYNC_SERVICE_DIR") or Path(__file__).resolve().parents[3])
+
+
+async def migrate(settings: Settings) -> None:
+    await ensure_database(settings.database_url)
+    await upgrade(SERVICE_DIR, settings.database_url)
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    asyncio.run(migrate(settings))
+    uvicorn.run("sis_sync_service.entrypoints.app:create_app", factory=True, host=settings.http_host,
+                port=settings.http_port, loop="uvloop", http="httptools", log_config=None, access_log=False)
+    return 0
+
+
+async def import_roster(settings: Settings, path: Path, district_id: str, force: bool, progress: bool) -> int:
+    from tqdm import tqdm
+
+    from ..adapters.run_store import RunAlreadyActive
+    from ..service_layer.imports import ImportPipeline
+
+    await migrate(settings)
+    pipeline = ImportPipeline(settings)
+    try:
+        started = await pipeline.begin(district_id, source="cli", source_name=path.name, forced=force)
+    except RunAlreadyActive:
+        print(f"error: an import for district {district_id!r} is already queued or running", file=sys.stderr)
+        return 2
+    bar = tqdm(total=None, unit="rows", desc=f"{district_id}: reading", disable=not progress, file=sys.stderr)
+
+    def on_progress(phase: str, done: int, total: int | None) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.set_description(f"{district_id}: {phase}")
+        bar.update(done - bar.n)
+
+    try:
+        outcome = await pipeline.execute(started, path, on_progress)
+    finally:
+        bar.close()
+    print(f"run {outcome.run_id}: {outcome.status}")
+    if outcome.failure:
+        print(f"  {outcome.failure}")
+    counts = outcome.counts.as_dict()
+    print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    shown = [e for e in outcome.errors if e["message"] != outcome.failure][:20]
+    for error in shown:
+        print(f"  {error['file'] or '-'}:{error['line'] or '-'}: {error['message']}")
+    if outcome.error_count > len(shown) + (1 if outcome.failure else 0):
+        print(f"  ... {outcome.error_count} errors in all (GET /api/v1/sis-imports/{outcome.run_id})")
+    return 0 if outcome.status == "succeeded" else 1
+
+
+async def grant_admin(settings: Settings, district_id: str, sis_id: str) -> int:
+    from pur_kit.db import make_engine, make_sessionmaker
+
+    from ..service_layer.directory import grant_district_admin
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        row = await grant_district_admin(make_sessionmaker(engine), district_id, sis_id)
+    finally:
+        await engine.dispose()
+    if row is None:
+        print(f"error: no user with SIS id {sis_id!r} in district {district_id!r}", file=sys.stderr)
+        return 1
+    print(f"{row.id} is a district administrator of {district_id} (version {row.version})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pur-sis-sync", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="migrate, then serve HTTP, consumers, relay and the drop-folder pickup")
+    sub.add_parser("migrate", help="create the database if needed and apply migrations")
+    imp = sub.add_parser("import", help="import a OneRoster export (zip or folder) into a district")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--district", required=True, help="district id, e.g. springfield (created on first import)")
+    imp.add_argument("--force", action="store_true", help="apply even above the deactivation threshold")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grant = sub.add_parser("grant-admin", help="make a user (by SIS id) a district administrator")
+    grant.add_argument("--district", required=True)
+    grant.add_argument("--sis-id", required=True)
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    configure_logging("sis_sync", settings.log_level)
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "migrate":
+        asyncio.run(migrate(settings))
+        return 0
+    if args.command == "import":
+        if not args.path.exists():
+            print(f"error: {args.path} does not exist", file=sys.stderr)
+            return 1
+        return asyncio.run(import_roster(settings, args.path, args.district, args.force, not args.no_progress))
+    return asyncio.run(grant_admin(settings, args.district, args.sis_id))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

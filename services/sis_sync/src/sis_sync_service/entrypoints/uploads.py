@@ -1,0 +1,66 @@
+"""Spooling an uploaded roster to a temporary file (multipart field `file`, or a raw zip body)."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from fastapi import Request
+from pur_kit.errors import ApiError, validation_error
+from starlette.datastructures import UploadFile
+
+RAW_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
+
+
+def _new_spool(directory: Path | None) -> tuple[int, Path]:
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="sis-upload-", suffix=".zip", dir=directory)
+    return fd, Path(name)
+
+
+async def spool_upload(request: Request, directory: Path | None) -> tuple[Path, str | None]:
+    """The upload as a file on disk (the caller deletes it) and the client's file name."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fd, path = _new_spool(directory)
+    try:
+        if content_type == "multipart/form-data":
+            name = await _spool_multipart(request, fd)
+        elif content_type in RAW_TYPES:
+            name = None
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                async for chunk in request.stream():
+                    out.write(chunk)
+        else:
+            raise ApiError(415, "unsupported_media_type",
+                           "send the roster as the multipart form field 'file' or as an application/zip body")
+        if path.stat().st_size == 0:
+            raise validation_error("file", "the upload is empty")
+        return path, name
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+async def _spool_multipart(request: Request, fd: int) -> str | None:
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise validation_error("file", "a multipart form field 'file' with the roster zip is required")
+
+        def copy() -> None:
+            upload.file.seek(0)
+            with os.fdopen(fd, "wb", closefd=False) as out:
+                shutil.copyfileobj(upload.file, out, 1024 * 1024)
+
+        await asyncio.to_thread(copy)
+        return upload.filename
+    finally:
+        await form.close()

@@ -1,0 +1,236 @@
+"""The roster import pipeline: start a run, stream the export into staging tables, apply it in one
+transaction, record the outcome.
+
+    started = await pipeline.begin("springfield", source="upload", source_name="roster.zip")
+    outcome = await pipeline.execute(started, path)
+
+`begin` returns as soon as the run is recorded (the API answers 202 then); `execute` does the
+work on the run's own connection. A crash at any point before COMMIT leaves the directory as it
+was; the orphaned run is failed by the next sweep (adapters/run_store.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import time
+import zipfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import asyncpg
+from pur_contracts import SisSyncCompleted, SyncCounts
+from pur_kit.db import asyncpg_dsn
+from pur_kit.logging import current_correlation_id, get_logger
+
+from ..adapters import roster_apply, run_store
+from ..adapters.event_sql import add_events_asyncpg
+from ..adapters.roster_source import ErrorLog, RosterSource, RosterStructureError
+from ..config import Settings
+from ..domain.sync_rules import Counts, mass_deactivation_refusal
+
+log = get_logger(__name__)
+
+BATCH_ROWS = 5000
+Progress = Callable[[str, int, int | None], Awaitable[None] | None]
+
+
+class ImportFailed(Exception):
+    """The run cannot be applied; the message is shown to the operator as is."""
+
+    def __init__(self, message: str, file: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+
+
+@dataclass
+class StartedRun:
+    run_id: UUID
+    district_id: str
+    forced: bool
+    conn: asyncpg.Connection
+    correlation_id: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    run_id: UUID
+    status: str
+    counts: Counts = field(default_factory=Counts)
+    failure: str | None = None
+    errors: list[dict] = field(default_factory=list)
+    error_count: int = 0
+
+
+class ImportPipeline:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dsn = asyncpg_dsn(settings.database_url)
+
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.dsn)
+
+    async def begin(self, district_id: str, *, source: str, source_name: str | None = None,
+                    forced: bool = False) -> StartedRun:
+        """Record a queued run (creating the district on its first import) and own it.
+
+        Raises run_store.RunAlreadyActive when the district has a live run.
+        """
+        conn = await self.connect()
+        run_id = uuid4()
+        try:
+            await run_store.lock_run(conn, run_id)
+            try:
+                await run_store.insert_run(conn, run_id, district_id, source=source, source_name=source_name,
+                                           forced=forced)
+            except run_store.RunAlreadyActive:
+                if not await run_store.sweep_orphaned_runs(conn, district_id):
+                    raise
+                await run_store.insert_run(conn, run_id, district_id, source=source, source_name=source_name,
+                                           forced=forced)
+        except BaseException:
+            await conn.close()
+            raise
+        log.info("sis_import_queued", run_id=str(run_id), district_id=district_id, source=source, forced=forced)
+        return StartedRun(run_id, district_id, forced, conn, current_correlation_id() or str(run_id))
+
+    async def execute(self, run: StartedRun, source: Path | bytes, progress: Progress | None = None) -> RunOutcome:
+        """Do the run; never raises for a bad roster (the run is failed instead)."""
+        errors = ErrorLog(cap=self.settings.stored_errors_cap)
+        started = time.perf_counter()
+        try:
+            await run_store.mark_running(run.conn, run.run_id)
+            counts = await self._import(run, source, errors, progress)
+        except ImportFailed as exc:
+            return await self._fail(run, exc.message, errors, exc.file)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._fail(run, run_store.INTERRUPTED, errors))
+            raise
+        except Exception as exc:  # an unexpected failure must still end the run
+            log.exception("sis_import_crashed", run_id=str(run.run_id), error=type(exc).__name__)
+            return await self._fail(run, f"internal error ({type(exc).__name__}); nothing was changed", errors)
+        finally:
+            with contextlib.suppress(Exception):
+                await run.conn.close()
+        log.info("sis_import_succeeded", run_id=str(run.run_id), district_id=run.district_id,
+                 seconds=round(time.perf_counter() - started, 2), **counts.as_dict())
+        return RunOutcome(run.run_id, "succeeded", counts, None, errors.items, errors.total)
+
+    async def _fail(self, run: StartedRun, message: str, errors: ErrorLog, file: str | None = None) -> RunOutcome:
+        items = [{"file": file, "line": None, "message": message}, *errors.items][: self.settings.stored_errors_cap]
+        with contextlib.suppress(Exception):
+            if run.conn.is_in_transaction():
+                await run.conn.execute("ROLLBACK")
+        try:
+            await run_store.mark_failed(run.conn, run.run_id, message, errors=items, error_count=errors.total + 1,
+                                        correlation_id=run.correlation_id)
+        except Exception as exc:  # the sweep fails it later
+            log.warning("sis_import_fail_not_recorded", run_id=str(run.run_id), error=type(exc).__name__)
+        log.warning("sis_import_failed", run_id=str(run.run_id), district_id=run.district_id, reason=message[:200])
+        return RunOutcome(run.run_id, "failed", Counts(), message, items, errors.total + 1)
+
+    async def _import(self, run: StartedRun, source: Path | bytes, errors: ErrorLog, progress: Progress | None) -> Counts:
+        conn = run.conn
+
+        async def report(phase: str, done: int, total: int | None) -> None:
+            await run_store.set_progress(conn, run.run_id, phase=phase, rows_done=done, rows_total=total)
+            if progress is not None:
+                result = progress(phase, done, total)
+                if asyncio.iscoroutine(result):
+                    await result
+
+        roster = RosterSource(source, max_uncompressed_bytes=self.settings.max_uncompressed_bytes,
+                              max_entries=self.settings.max_zip_entries, errors=errors)
+        with _structural_errors():
+            await asyncio.to_thread(roster.__enter__)
+        try:
+            with _structural_errors():
+                total = await asyncio.to_thread(roster.count_user_rows)
+                await report("reading", 0, total)
+                orgs = await asyncio.to_thread(roster.orgs)
+                await roster_apply.create_staging(conn)
+                await conn.copy_records_to_table("stage_school", records=orgs.schools,
+                                                 columns=roster_apply.STAGE_SCHOOL_COLUMNS)
+                staged, rows = await self._stage_users(conn, roster, orgs, report, total)
+            await roster_apply.analyze_staging(conn)
+            await report("applying", rows, total)
+            return await self._apply(run, roster, orgs.district_name, staged, errors, rows)
+        finally:
+            await asyncio.to_thread(roster.__exit__, None, None, None)
+
+    async def _stage_users(self, conn, roster: RosterSource, orgs, report, total) -> tuple[int, int]:
+        """Parse batch n+1 in a worker thread while PostgreSQL stores batch n (two cores, both busy)."""
+        batches = roster.user_batches(orgs, BATCH_ROWS)
+        staged = rows = 0
+        pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        try:
+            while (batch := await pending) is not None:
+                pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+                records, rejected, rows = batch
+                if records:
+                    await conn.copy_records_to_table("stage_user", records=records,
+                                                     columns=roster_apply.STAGE_USER_COLUMNS)
+                    staged += len(records)
+                if rejected:
+                    await conn.copy_records_to_table("stage_rejected", records=[(r,) for r in rejected],
+                                                     columns=("sis_id",))
+                await report("reading", rows, total)
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending  # the thread finishes its batch; the generator must not run twice at once
+        return staged, rows
+
+    async def _apply(self, run: StartedRun, roster: RosterSource, district_name: str | None, staged: int,
+                     errors: ErrorLog, rows: int) -> Counts:
+        conn, district_id, cid = run.conn, run.district_id, run.correlation_id
+        async with conn.transaction():
+            await roster_apply.lock_district(conn, district_id, district_name)
+            auto_update = await roster_apply.contact_auto_update(conn, district_id)
+            plan = await roster_apply.plan_users(conn, district_id, bulk=roster.users_bulk, auto_update=auto_update)
+            refusal = mass_deactivation_refusal(plan.active_users, plan.deactivations,
+                                                self.settings.deactivation_threshold, run.forced)
+            if refusal:
+                raise ImportFailed(refusal, "users.csv")
+            await roster_apply.apply_schools(conn, district_id, bulk=roster.orgs_bulk, correlation_id=cid)
+            changes = await roster_apply.apply_users(conn, district_id, plan, auto_update=auto_update,
+                                                     correlation_id=cid)
+            counts = Counts(
+                created=changes.created,
+                updated=changes.changed - plan.marked,
+                unchanged=staged - changes.created - changes.changed,
+                deactivated=plan.marked + changes.deactivated_missing,
+                rejected=errors.total,
+            )
+            await run_store.mark_succeeded(conn, run.run_id, counts=counts.as_dict(), errors=errors.items,
+                                           error_count=errors.total, rows_done=rows)
+            await add_events_asyncpg(conn, [SisSyncCompleted(
+                district_id=district_id, run_id=run.run_id, status="succeeded",
+                counts=SyncCounts(**counts.as_dict()))], cid)
+            if self.settings.test_pause_before_commit_seconds > 0:
+                log.warning("test_pause_before_commit", run_id=str(run.run_id),
+                            seconds=self.settings.test_pause_before_commit_seconds)
+                await asyncio.sleep(self.settings.test_pause_before_commit_seconds)
+        if changes.created + changes.changed > 10_000:
+            await conn.execute("ANALYZE directory_user")  # fresh statistics for the next run's plans
+        return counts
+
+
+@contextlib.contextmanager
+def _structural_errors():
+    """Anything wrong with the export's structure fails the run with a readable message."""
+    try:
+        yield
+    except RosterStructureError as exc:
+        raise ImportFailed(str(exc)) from None
+    except zipfile.BadZipFile as exc:
+        raise ImportFailed(f"not a valid zip file ({exc})") from None
+    except UnicodeDecodeError:
+        raise ImportFailed("a file of the export is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise ImportFailed(f"malformed CSV: {exc}") from None

@@ -1,0 +1,198 @@
+"""The sis_sync app in-process on a fresh database and a per-test event namespace (real broker)."""
+from __future__ import annotations
+
+import io
+import json
+import uuid
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import aio_pika
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from pur_contracts import DistrictSettings, DistrictSettingsChanged, Event, SisSyncSettings
+from pur_kit.auth import mint_token
+from pur_kit.db import asyncpg_dsn
+from pur_kit.migrations import upgrade
+from pur_kit.testing import wait_until
+from sis_sync_service.config import Settings
+from sis_sync_service.entrypoints.app import create_app
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+
+
+def system_headers(settings: Settings) -> dict:
+    return {"Authorization": f"Bearer {mint_token(settings.jwt_secret, sub='system', system=True)}"}
+
+
+def person_headers(settings: Settings, user: dict) -> dict:
+    token = mint_token(settings.jwt_secret, sub=user["id"], district_id=user["district_id"])
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Harness:
+    """One running service plus helpers that read like the test sentences."""
+
+    def __init__(self, app, client: httpx.AsyncClient, settings: Settings, rabbitmq_url: str, exchange: str) -> None:
+        self.app = app
+        self.client = client
+        self.settings = settings
+        self.container = app.state.container
+        self.rabbitmq_url = rabbitmq_url
+        self.exchange = exchange
+        self.system = system_headers(settings)
+
+    def person(self, user: dict) -> dict:
+        return person_headers(self.settings, user)
+
+    async def start_import(self, district: str, path: Path | bytes, *, force: bool = False, headers=None):
+        content = path if isinstance(path, bytes) else path.read_bytes()
+        return await self.client.post(
+            f"/api/v1/districts/{district}/sis-imports", params={"force": "true"} if force else None,
+            files={"file": ("roster.zip", content, "application/zip")}, headers=headers or self.system)
+
+    async def run(self, run_id: str) -> dict:
+        r = await self.client.get(f"/api/v1/sis-imports/{run_id}", headers=self.system)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def import_roster(self, district: str, path: Path | bytes, *, force: bool = False,
+                            expect: str = "succeeded") -> dict:
+        r = await self.start_import(district, path, force=force)
+        assert r.status_code == 202, r.text
+        assert r.json()["status"] in ("queued", "running")
+        await self.container.runner.wait_idle()
+        run = await self.run(r.json()["id"])
+        assert run["status"] == expect, run
+        return run
+
+    async def users(self, district: str, headers=None, **filters) -> list[dict]:
+        items, cursor = [], None
+        while True:
+            params = {"district_id": district, "limit": 500, **filters}
+            if cursor:
+                params["cursor"] = cursor
+            r = await self.client.get("/api/v1/directory/users", params=params, headers=headers or self.system)
+            assert r.status_code == 200, r.text
+            items += r.json()["items"]
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return items
+
+    async def user(self, district: str, sis_id: str) -> dict:
+        [user] = await self.users(district, sis_id=sis_id)
+        return user
+
+    async def db(self) -> asyncpg.Connection:
+        return await asyncpg.connect(asyncpg_dsn(self.settings.database_url))
+
+    async def directory_snapshot(self) -> list:
+        """Every directory row and school, to compare before/after a run that must change nothing."""
+        conn = await self.db()
+        try:
+            users = await conn.fetch("SELECT * FROM directory_user ORDER BY district_id, sis_id")
+            schools = await conn.fetch("SELECT * FROM school ORDER BY district_id, id")
+            return [tuple(r.values()) for r in users] + [tuple(r.values()) for r in schools]
+        finally:
+            await conn.close()
+
+    async def publish(self, event: Event) -> None:
+        connection = await aio_pika.connect(self.rabbitmq_url)
+        async with connection:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(self.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+            await exchange.publish(
+                aio_pika.Message(event.model_dump_json().encode(), type=event.event_name,
+                                 message_id=str(event.event_id), content_type="application/json"),
+                routing_key=event.event_name)
+
+    async def publish_settings(self, district: str, auto_update: bool, version: int) -> None:
+        await self.publish(DistrictSettingsChanged(
+            district_id=district, version=version,
+            settings=DistrictSettings(district_id=district, version=version,
+                                      sis_sync=SisSyncSettings(contact_details_auto_update=auto_update))))
+
+    async def set_contact_auto_update(self, district: str, on: bool, version: int) -> None:
+        """Publish the district's settings and wait until the projection holds this version."""
+        await self.publish_settings(district, on, version)
+
+        async def applied() -> bool:
+            conn = await self.db()
+            try:
+                return await conn.fetchval(
+                    "SELECT version FROM district_settings WHERE district_id = $1", district) == version
+            finally:
+                await conn.close()
+
+        await wait_until(applied, message="the settings projection")
+
+    @staticmethod
+    async def run_events(spy, run_id: str, prefix: str = "directory.") -> list:
+        """The events of this run: after the previous sis.sync.completed, before this run's (the outbox keeps order)."""
+        def done() -> bool:
+            return any(m.type == "sis.sync.completed" and json.loads(m.body)["run_id"] == run_id for m in spy.messages)
+
+        await wait_until(done, timeout=20, message=f"sis.sync.completed of run {run_id}")
+        found = []
+        for message in spy.messages:
+            if message.type == "sis.sync.completed":
+                if json.loads(message.body)["run_id"] == run_id:
+                    return found
+                found = []  # an earlier run's
+            elif message.type.startswith(prefix):
+                found.append(message)
+        return found
+
+    @staticmethod
+    def zip_bytes(files: dict[str, bytes | str]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, content in files.items():
+                zf.writestr(name, content)
+        return buffer.getvalue()
+
+    @staticmethod
+    def read_zip(path: Path) -> dict[str, bytes]:
+        with zipfile.ZipFile(path) as zf:
+            return {name: zf.read(name) for name in zf.namelist()}
+
+
+@pytest_asyncio.fixture
+async def make_service(database_factory, rabbitmq_url, topology, tmp_path):
+    """Builds a running service; keyword arguments override settings."""
+    stack = []
+
+    async def make(**overrides) -> Harness:
+        url = await database_factory("sis")
+        await upgrade(SERVICE_DIR, url)
+        settings = Settings(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
+                            outbox_poll_seconds=0.2, drop_poll_seconds=3600, upload_dir=tmp_path / "uploads",
+                            **overrides)
+        app = create_app(settings)
+        runtime = app.state.container.runtime
+        lifespan = runtime.lifespan(app)
+        await lifespan.__aenter__()
+        stack.append(lifespan)
+        await wait_until(lambda: runtime.broker_started and runtime.relay.connected, message="service started")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60)
+        stack.append(client)
+        return Harness(app, client, settings, rabbitmq_url, topology.exchange)
+
+    yield make
+    for item in reversed(stack):
+        await item.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture
+async def service(make_service) -> Harness:
+    return await make_service()
+
+
+
+@pytest.fixture
+def district() -> str:
+    """A district id of this test's own."""
+    return f"d{uuid.uuid4().hex[:8]}"
