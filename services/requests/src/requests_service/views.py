@@ -16,6 +16,7 @@ import asyncpg
 
 from .domain.access import Viewer
 from .domain.changes import FIELDS
+from .domain.errors import NotAManager
 
 STATUSES = {"new": ["new"], "done": ["done"], "all": ["new", "done"]}
 
@@ -101,6 +102,21 @@ CROSS JOIN LATERAL (
     WHERE district_id = $1 AND school_id = sc.school_id AND status = st.status{after.format(id='request_id')}
     ORDER BY submitted_at DESC, request_id DESC LIMIT $3) AS p
 ORDER BY p.submitted_at DESC, p.request_id DESC LIMIT $3"""), params
+
+
+def scoped_query(viewer: Viewer, *, status: str = "new", school_id: str | None = None, q: str | None = None,
+                 limit: int = 50, cursor: Cursor | None = None, district_id: str | None = None) -> ListQuery | None:
+    """The list query a viewer may run; None when its answer is empty by scope (another district)."""
+    if not viewer.can_list:
+        raise NotAManager("only Users Managers can list requests")
+    if viewer.scope != "system" and district_id is not None and district_id != viewer.district_id:
+        return None
+    district = district_id or viewer.district_id
+    if district is None:
+        raise ValueError("a list belongs to one district")
+    search = q.strip() if q else None
+    return ListQuery(district_id=district, status=status, school_ids=viewer.schools_to_read(school_id or None),
+                     q=search or None, limit=limit, cursor=cursor)
 
 
 async def list_requests(conn: asyncpg.Connection, query: ListQuery) -> tuple[list, Cursor | None]:
@@ -206,3 +222,77 @@ def new_request_public(request, current) -> dict:
         "done_by": request.done_by,
         "version": request.version,
     }
+
+
+# --- pages: the people themselves ------------------------------------------------------------
+_PERSON = """id, district_id, sis_id, role, given_name, family_name, email, phone, sms, school_ids, active,
+       district_admin, manager_scope, manager_school_ids"""
+
+
+async def get_person(conn: asyncpg.Connection, user_id: UUID):
+    return await conn.fetchrow(f"SELECT {_PERSON} FROM directory_user WHERE id = $1", user_id)
+
+
+def _encode_name_cursor(row) -> str:
+    raw = "\x1f".join([row["family_name"], row["given_name"], str(row["id"])]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_name_cursor(token: str) -> tuple[str, str, UUID]:
+    try:
+        family, given, ident = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("\x1f")
+        return family, given, UUID(ident)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise BadCursor("not a cursor from this list") from None
+
+
+async def directory_page(conn: asyncpg.Connection, viewer: Viewer, *, q: str | None, school_id: str | None,
+                         limit: int, cursor: str | None) -> tuple[list, str | None]:
+    """People in the manager's scope, by family name (the Directory page)."""
+    schools = viewer.schools_to_read(school_id or None)
+    if schools == []:
+        return [], None
+    params: list = [viewer.district_id, limit]
+    where = ["district_id = $1"]
+    if schools is not None:
+        params.append(schools)
+        where.append(f"school_ids && ${len(params)}::text[]")
+    if q and q.strip():
+        params.append(_like_pattern(q.strip()))
+        where.append(f"(given_name || ' ' || family_name) ILIKE ${len(params)}")
+    if cursor:
+        params += list(_decode_name_cursor(cursor))
+        n = len(params)
+        where.append(f"(family_name, given_name, id) > (${n - 2}, ${n - 1}, ${n})")
+    rows = await conn.fetch(f"SELECT {_PERSON} FROM directory_user WHERE {' AND '.join(where)} "
+                            "ORDER BY family_name, given_name, id LIMIT $2", *params)
+    return rows, _encode_name_cursor(rows[-1]) if len(rows) == limit else None
+
+
+async def demo_identities(conn: asyncpg.Connection, *, q: str | None, district_id: str | None,
+                          per_district: int = 8, limit: int = 200) -> list:
+    """For the development login: every active manager/admin, and a few other people per district."""
+    params: list = [per_district, limit]
+    where = ["active"]
+    if district_id:
+        params.append(district_id)
+        where.append(f"district_id = ${len(params)}")
+    if q and q.strip():
+        params.append(_like_pattern(q.strip()))
+        where.append(f"(given_name || ' ' || family_name) ILIKE ${len(params)}")
+    return await conn.fetch(f"""SELECT {_PERSON} FROM (
+    SELECT *, row_number() OVER (PARTITION BY district_id, (manager_scope IS NOT NULL OR district_admin)
+                                 ORDER BY family_name, given_name, id) AS rank
+    FROM directory_user WHERE {' AND '.join(where)}) AS people
+WHERE manager_scope IS NOT NULL OR district_admin OR rank <= $1
+ORDER BY district_id, (manager_scope IS NULL AND NOT district_admin), family_name, given_name, id
+LIMIT $2""", *params)
+
+
+async def districts(conn: asyncpg.Connection) -> list[str]:
+    return [r["district_id"] for r in await conn.fetch("SELECT DISTINCT district_id FROM directory_user ORDER BY 1")]
+
+
+async def district_policy(conn: asyncpg.Connection, district_id: str):
+    return await conn.fetchrow("""SELECT profile_update_requests_enabled, contact_details_auto_update
+FROM district_settings WHERE district_id = $1""", district_id)

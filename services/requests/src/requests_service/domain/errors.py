@@ -21,3 +21,7 @@ class NotAllowedToSubmit(DomainError):
 
 class FeatureDisabled(DomainError):
     """The district has not turned profile update requests on (HTTP 403 feature_disabled)."""
+
+
+class NotAManager(DomainError):
+    """Only Users Managers (and the system credential) list requests (HTTP 403 forbidden)."""

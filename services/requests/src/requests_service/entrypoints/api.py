@@ -140,16 +140,8 @@ async def _act(db: Database, caller: Principal, request_id: UUID, action) -> JSO
 
 async def _list_query(conn, caller: Principal, status: str, school_id: str | None, q: str | None, limit: int,
                       cursor: views.Cursor | None, district_id: str | None) -> views.ListQuery | None:
-    """The scoped query, None when the answer is empty by scope, 403 when the caller manages nobody."""
     viewer = await viewer_of(conn, caller)
-    if not viewer.can_list:
-        raise forbidden("only Users Managers can list requests")
-    if viewer.scope == "system":
-        if district_id is None:
-            raise validation_error("district_id", "required with the system credential")
-    elif district_id is not None and district_id != viewer.district_id:
-        return None  # another district: nothing of it is visible
-    search = q.strip() if q else None
-    return views.ListQuery(district_id=district_id or viewer.district_id, status=status,
-                           school_ids=viewer.schools_to_read(school_id or None), q=search or None,
-                           limit=limit, cursor=cursor)
+    if viewer.scope == "system" and district_id is None:
+        raise validation_error("district_id", "required with the system credential")
+    return views.scoped_query(viewer, status=status, school_id=school_id, q=q, limit=limit, cursor=cursor,
+                              district_id=district_id)

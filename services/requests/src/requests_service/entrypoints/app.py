@@ -8,7 +8,7 @@ from pur_kit.http import create_app as create_kit_app
 
 from ..bootstrap import build_runtime
 from ..config import Settings
-from ..domain.errors import FeatureDisabled, InvalidChange, NotAllowedToSubmit
+from ..domain.errors import FeatureDisabled, InvalidChange, NotAllowedToSubmit, NotAManager
 from ..service_layer.actions import RequestNotFound
 from ..service_layer.submission import IdempotencyKeyReused
 from . import api, ui
@@ -42,6 +42,10 @@ def _install_domain_errors(app: FastAPI) -> None:
 
     @app.exception_handler(NotAllowedToSubmit)
     async def _not_allowed(_: Request, exc: NotAllowedToSubmit):
+        return answer(403, "forbidden", str(exc))
+
+    @app.exception_handler(NotAManager)
+    async def _not_a_manager(_: Request, exc: NotAManager):
         return answer(403, "forbidden", str(exc))
 
     @app.exception_handler(RequestNotFound)
