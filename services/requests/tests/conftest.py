@@ -1,4 +1,5 @@
-"""The requests service in-process against real RabbitMQ and PostgreSQL.
+"""Shared by the integration and browser tests: the requests service in-process against real
+RabbitMQ and PostgreSQL.
 
 `svc` builds the app on a fresh database and the test's own event namespace, runs its lifespan
 (broker, consumers, outbox relay) and gives an httpx client plus helpers that feed it what the
@@ -33,7 +34,7 @@ from pur_kit.testing import wait_until
 from requests_service.config import Settings
 from requests_service.entrypoints.app import create_app
 
-SERVICE_DIR = Path(__file__).resolve().parents[2]
+SERVICE_DIR = Path(__file__).resolve().parents[1]
 
 
 class World:
