@@ -1,0 +1,3 @@
+from settings_service.entrypoints.cli import main
+
+raise SystemExit(main())

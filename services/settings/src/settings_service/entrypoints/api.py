@@ -1,0 +1,60 @@
+"""`GET` and `PATCH /api/v1/districts/{district_id}/settings` (DESIGN.md sections 4 and 6)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from pur_kit.errors import ApiError, error_body, validation_error
+
+from .. import views
+from ..domain.access import Caller
+from ..domain.rules import InvalidSetting
+from ..service_layer.events import snapshot
+from ..service_layer.settings import VersionMismatch, update_settings
+from .deps import DistrictId, settings_reader, settings_writer
+from .preconditions import etag, expected_versions
+from .schemas import DistrictSettingsPublic, DistrictSettingsUpdate
+
+router = APIRouter(prefix="/api/v1", tags=["district settings"])
+
+
+def _error(description: str, code: str) -> dict:
+    return {"description": description, "content": {"application/json": {"example": error_body(code, "...")}}}
+
+
+ERRORS = {401: _error("Missing, expired or forged token", "unauthorized"),
+          404: _error("Another district's person", "not_found")}
+
+
+@router.get("/districts/{district_id}/settings", response_model=DistrictSettingsPublic, responses=ERRORS)
+async def read_settings(request: Request, response: Response, district_id: DistrictId,
+                        _: Annotated[Caller, Depends(settings_reader)]):
+    """A district's settings (the defaults at version 0 when never configured); ETag = version."""
+    settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
+    response.headers["ETag"] = etag(settings.version)
+    return snapshot(settings).model_dump(mode="json")
+
+
+@router.patch(
+    "/districts/{district_id}/settings", response_model=DistrictSettingsPublic,
+    responses={**ERRORS, 403: _error("Not a district administrator of this district", "forbidden"),
+               412: _error("If-Match names a version that is no longer current", "precondition_failed"),
+               422: _error("A bad value; `field` names it, e.g. notifications.timezone", "validation_error")},
+)
+async def change_settings(
+    request: Request, response: Response, district_id: DistrictId, body: DistrictSettingsUpdate,
+    caller: Annotated[Caller, Depends(settings_writer)],
+    if_match: Annotated[str | None, Header(description='The version you edited: "3", 3 or W/"3"')] = None,
+):
+    """JSON merge of the given fields (district admin or system); a change bumps the version."""
+    try:
+        settings, _ = await update_settings(request.app.state.runtime.sessions, district_id, body.changes(),
+                                            by=caller.name, expected_versions=expected_versions(if_match))
+    except VersionMismatch as exc:
+        raise ApiError(412, "precondition_failed",
+                       f"the settings were changed meanwhile; the current version is {exc.current.version}",
+                       current_version=exc.current.version) from None
+    except InvalidSetting as exc:
+        raise validation_error(exc.field, exc.message) from None
+    response.headers["ETag"] = etag(settings.version)
+    return snapshot(settings).model_dump(mode="json")

@@ -1,0 +1,67 @@
+"""`pur-settings serve | migrate | show <district_id>`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from pur_kit.logging import configure_logging
+from pur_kit.migrations import ensure_database, upgrade
+
+from ..config import Settings
+
+
+def service_dir() -> Path:
+    """services/settings (alembic.ini, migrations/): next to the sources, or the working directory."""
+    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
+        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
+            return candidate
+    raise SystemExit("cannot find services/settings/alembic.ini: run from the service directory")
+
+
+async def migrate(settings: Settings) -> None:
+    await ensure_database(settings.database_url)
+    await upgrade(service_dir(), settings.database_url)
+
+
+async def show(settings: Settings, district_id: str) -> str:
+    """The district's settings as the API returns them (the defaults when never configured)."""
+    from pur_kit.db import make_engine, make_sessionmaker
+
+    from .. import views
+    from ..service_layer.events import snapshot
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        current = await views.district_settings(make_sessionmaker(engine), district_id)
+    finally:
+        await engine.dispose()
+    return snapshot(current).model_dump_json(indent=2)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    asyncio.run(migrate(settings))
+    uvicorn.run("settings_service.entrypoints.app:create_app", factory=True, host=settings.http_host,
+                port=settings.http_port, loop="uvloop", http="httptools", log_config=None, access_log=False,
+                workers=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pur-settings", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="migrate the database, then serve HTTP, consume events and relay the outbox")
+    sub.add_parser("migrate", help="create the database if needed and apply migrations")
+    show_parser = sub.add_parser("show", help="print a district's settings as JSON")
+    show_parser.add_argument("district_id")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging("settings", settings.log_level)
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        asyncio.run(migrate(settings))
+    else:
+        print(asyncio.run(show(settings, args.district_id)))
+    return 0

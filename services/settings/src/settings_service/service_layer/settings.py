@@ -1,0 +1,52 @@
+"""Commands on district settings: each is one transaction, and a change and its event commit together."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pur_kit.logging import get_logger
+from pur_kit.outbox import add_event
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ..adapters.orm import OUTBOX
+from ..adapters.repository import SettingsRepository
+from ..domain.model import DistrictSettings
+from .events import settings_changed
+
+log = get_logger(__name__)
+
+
+class VersionMismatch(Exception):
+    """The caller edited a version that is no longer the current one."""
+
+    def __init__(self, current: DistrictSettings) -> None:
+        super().__init__(f"the current version is {current.version}")
+        self.current = current
+
+
+async def update_settings(
+    sessions: async_sessionmaker,
+    district_id: str,
+    changes: Mapping[str, Any],
+    *,
+    by: str,
+    expected_versions: frozenset[int] | None = None,
+) -> tuple[DistrictSettings, bool]:
+    """Merge `changes` into the district's settings; (settings, whether a new version was made).
+
+    The row lock makes concurrent writers of one district take turns, so each merges into the
+    latest version (no lost update) and a stale `expected_versions` is always noticed.
+    """
+    async with sessions.begin() as session:
+        repo = SettingsRepository(session)
+        current = await repo.lock(district_id)
+        if expected_versions is not None and current.version not in expected_versions:
+            raise VersionMismatch(current)
+        updated = current.changed(changes, by=by, at=datetime.now(UTC))
+        if updated is None:
+            return current, False
+        await repo.save(updated)
+        await add_event(session, OUTBOX, settings_changed(updated))
+    log.info("district_settings_changed", district_id=district_id, version=updated.version)
+    return updated, True
