@@ -6,8 +6,8 @@ import json
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, tuple_
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Text, and_, literal, or_, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,7 +72,7 @@ async def list_users(session: AsyncSession, scope: Scope, *, sis_id: str | None,
     if scope.district_id is not None:
         conditions.append(u.district_id == scope.district_id)
     if scope.school_ids is not None:
-        visible = u.school_ids.overlap(array(sorted(scope.school_ids))) if scope.school_ids else None
+        visible = u.school_ids.overlap(literal(sorted(scope.school_ids), ARRAY(Text))) if scope.school_ids else None
         own = u.id == scope.only_user_id if scope.only_user_id else None
         parts = [p for p in (visible, own) if p is not None]
         conditions.append(or_(*parts) if parts else u.id.is_(None))
@@ -81,7 +81,7 @@ async def list_users(session: AsyncSession, scope: Scope, *, sis_id: str | None,
     if role is not None:
         conditions.append(u.role == role.lower())
     if school_id is not None:
-        conditions.append(u.school_ids.contains(array([school_id])))
+        conditions.append(u.school_ids.contains(literal([school_id], ARRAY(Text))))
     if active is not None:
         conditions.append(u.active == active)
     if after is not None:

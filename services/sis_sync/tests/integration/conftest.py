@@ -131,20 +131,15 @@ class Harness:
 
     @staticmethod
     async def run_events(spy, run_id: str, prefix: str = "directory.") -> list:
-        """The events of this run: after the previous sis.sync.completed, before this run's (the outbox keeps order)."""
-        def done() -> bool:
-            return any(m.type == "sis.sync.completed" and json.loads(m.body)["run_id"] == run_id for m in spy.messages)
+        """The events this run wrote: they share its sis.sync.completed's correlation id, and the outbox
+        publishes them in order, so once that arrives, they all have."""
+        def completed():
+            return next((m for m in spy.messages
+                         if m.type == "sis.sync.completed" and json.loads(m.body)["run_id"] == run_id), None)
 
-        await wait_until(done, timeout=20, message=f"sis.sync.completed of run {run_id}")
-        found = []
-        for message in spy.messages:
-            if message.type == "sis.sync.completed":
-                if json.loads(message.body)["run_id"] == run_id:
-                    return found
-                found = []  # an earlier run's
-            elif message.type.startswith(prefix):
-                found.append(message)
-        return found
+        await wait_until(lambda: completed() is not None, timeout=20, message=f"sis.sync.completed of run {run_id}")
+        cid = completed().correlation_id
+        return [m for m in spy.messages if m.type.startswith(prefix) and m.correlation_id == cid]
 
     @staticmethod
     def zip_bytes(files: dict[str, bytes | str]) -> bytes:
@@ -168,9 +163,9 @@ async def make_service(database_factory, rabbitmq_url, topology, tmp_path):
     async def make(**overrides) -> Harness:
         url = await database_factory("sis")
         await upgrade(SERVICE_DIR, url)
-        settings = Settings(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
-                            outbox_poll_seconds=0.2, drop_poll_seconds=3600, upload_dir=tmp_path / "uploads",
-                            **overrides)
+        settings = Settings(**{"database_url": url, "rabbitmq_url": rabbitmq_url,
+                               "events_namespace": topology.namespace, "outbox_poll_seconds": 0.2,
+                               "upload_dir": tmp_path / "uploads", **overrides})
         app = create_app(settings)
         runtime = app.state.container.runtime
         lifespan = runtime.lifespan(app)

@@ -121,7 +121,7 @@ async def test_users_left_out_of_a_bulk_export_are_deactivated_and_reactivated_w
         assert back["counts"] == {"created": 0, "updated": 3, "unchanged": 57, "deactivated": 0, "rejected": 0}
         events = await service.run_events(spy, back["id"])
     assert sorted(m.type for m in events) == ["directory.user.upserted"] * 3
-    assert all((await service.user(district, s))["active"] for s in gone)
+    assert all([(await service.user(district, s))["active"] for s in gone])
     ids = {json.loads(m.body)["user"]["sis_id"]: json.loads(m.body)["version"] for m in events}
     assert ids == {s: 3 for s in gone}
 
