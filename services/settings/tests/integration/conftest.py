@@ -73,9 +73,9 @@ class Harness:
             routing_key=event.event_name)
         return message_id
 
-    async def user(self, district: str, *, admin: bool = False, active: bool = True,
-                   user_id: uuid.UUID | None = None, version: int | None = None, deactivated: bool = False,
-                   wait: bool = True) -> DirectoryUser:
+    def user_event(self, district: str, *, admin: bool = False, active: bool = True,
+                   user_id: uuid.UUID | None = None, version: int | None = None, deactivated: bool = False):
+        """A directory.user.upserted (or .deactivated) event; versions count up per user unless given."""
         user_id = user_id or uuid.uuid4()
         version = version or self.versions.get(user_id, 0) + 1
         self.versions[user_id] = max(version, self.versions.get(user_id, 0))
@@ -83,10 +83,13 @@ class Harness:
                              given_name="Test", family_name="Person", active=active and not deactivated,
                              permissions=UserPermissions(district_admin=admin))
         kind = DirectoryUserDeactivated if deactivated else DirectoryUserUpserted
-        message_id = await self.publish(kind(district_id=district, version=version, user=user))
-        if wait:
-            await self.processed(message_id)
-        return user
+        return kind(district_id=district, version=version, user=user)
+
+    async def user(self, district: str, **kwargs) -> DirectoryUser:
+        """Publish a directory user and wait until the service has handled it."""
+        event = self.user_event(district, **kwargs)
+        await self.processed(await self.publish(event))
+        return event.user
 
     async def processed(self, message_id: str) -> None:
         """Wait until the service's consumer has handled (claimed) this message."""

@@ -76,8 +76,8 @@ async def test_another_districts_admin_gets_404_for_reading_and_changing(svc):
 
 async def test_the_system_credential_may_change_any_district_and_is_recorded(svc):
     district = svc.new_district()
-    r = await svc.client.patch(url(district), json={"sis_sync": {"contact_details_auto_update": False}},
-                               headers=svc.headers())
+    r = await svc.client.patch(url(district), content=b'{"sis_sync": {"contact_details_auto_update": false}}',
+                               headers={**svc.headers(), "Content-Type": "application/merge-patch+json"})
     assert r.status_code == 200, r.text
     assert (r.json()["version"], r.json()["updated_by"]) == (1, "system")
     assert r.json()["sis_sync"] == {"contact_details_auto_update": False}
