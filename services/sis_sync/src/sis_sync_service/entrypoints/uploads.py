@@ -5,27 +5,21 @@ import asyncio
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from fastapi import Request
 from pur_kit.errors import ApiError, validation_error
 from starlette.datastructures import UploadFile
 
+from ..adapters.spool import new_spool
+
 RAW_TYPES = ("application/zip", "application/x-zip-compressed", "application/octet-stream")
-
-
-def _new_spool(directory: Path | None) -> tuple[int, Path]:
-    if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="sis-upload-", suffix=".zip", dir=directory)
-    return fd, Path(name)
 
 
 async def spool_upload(request: Request, directory: Path | None) -> tuple[Path, str | None]:
     """The upload as a file on disk (the caller deletes it) and the client's file name."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fd, path = _new_spool(directory)
+    fd, path = new_spool(directory)
     try:
         if content_type == "multipart/form-data":
             name = await _spool_multipart(request, fd)

@@ -12,6 +12,7 @@ from pur_kit.logging import get_logger
 
 from ..adapters import run_store
 from ..adapters.drop_folder import newest_exports
+from ..adapters.spool import remove_stale_spools
 from ..config import Settings
 from .imports import ImportPipeline, RunOutcome, StartedRun
 
@@ -71,6 +72,7 @@ class ImportRunner:
             await conn.close()
         if swept:
             log.warning("sis_import_orphans_failed", runs=swept)
+        await asyncio.to_thread(remove_stale_spools, self.settings.upload_dir)
         return swept
 
     async def pick_up_drop_folder(self) -> list[UUID]:
