@@ -1,0 +1,1 @@
+"""The digest service: the daily digest email for Users Managers."""

@@ -1,0 +1,3 @@
+from digest_service.entrypoints.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""`pur-digest serve | migrate | run [--district X] [--date YYYY-MM-DD] [--dry-run]`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from pur_kit.logging import configure_logging
+from pur_kit.migrations import ensure_database, upgrade
+
+from ..config import Settings
+
+
+def service_dir() -> Path:
+    """services/digest (alembic.ini, migrations/): next to the sources, or the working directory."""
+    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
+        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
+            return candidate
+    raise SystemExit("cannot find services/digest/alembic.ini: run from the service directory")
+
+
+async def migrate(settings: Settings) -> None:
+    await ensure_database(settings.database_url)
+    await upgrade(service_dir(), settings.database_url)
+
+
+async def run(settings: Settings, district: str | None, day: date | None, dry_run: bool) -> dict:
+    """The same run as `POST /api/v1/digests/run` by the operator; `digest.sent` events wait in the
+    outbox until a serving instance's relay publishes them."""
+    from ..adapters import store
+    from ..bootstrap import build_runtime
+
+    runtime = build_runtime(settings)
+    await runtime.db.start()
+    try:
+        async with runtime.db.acquire() as conn:
+            districts = [district] if district else [r["district_id"] for r in await conn.fetch(store.ALL_DISTRICTS)]
+        reports = [await runtime.runner.run(d, day, dry_run=dry_run) for d in districts]
+    finally:
+        await runtime.mailer.close()
+        await runtime.db.close()
+        await runtime.engine.dispose()
+    if dry_run:
+        return {"emails": [email for r in reports for email in r.emails]}
+    return {"sent": sum(r.sent for r in reports), "skipped": sum(r.skipped for r in reports),
+            "retrying": sum(r.retrying for r in reports), "failed": sum(r.failed for r in reports),
+            "runs": [r.summary() for r in reports]}
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    asyncio.run(migrate(settings))
+    uvicorn.run("digest_service.entrypoints.app:create_app", factory=True, host=settings.http_host,
+                port=settings.http_port, loop="uvloop", http="httptools", log_config=None, access_log=False,
+                workers=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pur-digest", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="migrate the database, then serve HTTP, consume events, schedule and send digests")
+    sub.add_parser("migrate", help="create the database if needed and apply migrations")
+    run_parser = sub.add_parser("run", help="send (or preview) the digest now; prints a JSON summary")
+    run_parser.add_argument("--district", help="one district (default: every district)")
+    run_parser.add_argument("--date", type=date.fromisoformat, help="local date YYYY-MM-DD (default: today there)")
+    run_parser.add_argument("--dry-run", action="store_true", help="render the emails, send and claim nothing")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging("digest", settings.log_level)
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        asyncio.run(migrate(settings))
+    else:
+        result = asyncio.run(run(settings, args.district, args.date, args.dry_run))
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return 0

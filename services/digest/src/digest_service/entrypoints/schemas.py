@@ -1,0 +1,90 @@
+"""API bodies and answers (DESIGN.md section 6). Answers are built as plain dicts; these models
+document them in OpenAPI."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+
+class DigestRunCreate(BaseModel):
+    """Run the digest now: one district (default: the caller's) or, for the operator, every district."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={
+        "examples": [{"district_id": "springfield", "dry_run": True}, {"date": "2026-03-09", "dry_run": False}]})
+
+    district_id: StrictStr | None = Field(None, min_length=1, max_length=64)
+    run_date: dt.date | None = Field(None, alias="date", description="local date (YYYY-MM-DD); default: today there")
+    dry_run: StrictBool = False
+
+
+class PreviewEmail(BaseModel):
+    to: str
+    subject: str
+    text: str
+    html: str
+    request_ids: list[str]
+    recipient_id: str
+    district_id: str
+    local_date: dt.date
+    already_delivered: bool
+
+
+class DryRunResult(BaseModel):
+    emails: list[PreviewEmail]
+
+
+class DeliveryOutcome(BaseModel):
+    recipient_id: str
+    delivery_id: str | None
+    status: Literal["sent", "retrying", "failed_permanent", "unknown", "skipped"]
+    reason: str | None = Field(None, description="why nothing was sent: already_delivered, nothing_new, no_email, ...")
+    request_count: int
+
+
+class DistrictRun(BaseModel):
+    district_id: str
+    local_date: dt.date | None
+    status: Literal["completed", "feature_disabled", "digest_disabled", "invalid_schedule"]
+    sent: int
+    skipped: int
+    retrying: int
+    failed: int
+    deliveries: list[DeliveryOutcome]
+
+
+class RunResult(BaseModel):
+    sent: int
+    skipped: int
+    retrying: int
+    failed: int
+    runs: list[DistrictRun]
+
+
+class RecipientPublic(BaseModel):
+    id: str
+    name: str | None
+
+
+class DeliveryPublic(BaseModel):
+    id: str
+    district_id: str
+    local_date: dt.date
+    recipient: RecipientPublic
+    status: Literal["claimed", "sent", "retrying", "failed_permanent", "unknown", "cancelled"]
+    attempts: int
+    request_ids: list[str]
+    total_open: int
+    new_count: int
+    claimed_at: dt.datetime
+    sent_at: dt.datetime | None
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    message_id: str
+    run_id: str | None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None

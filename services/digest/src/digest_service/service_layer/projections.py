@@ -1,0 +1,142 @@
+"""Message handlers: projections of district settings, the directory and the requests; the
+start-up replay requests.
+
+Each handler is one transaction that first claims the message in the inbox (a duplicate delivery
+stops there), then upserts only a newer `version`, so redelivered or reordered events are harmless.
+A request's school index holds New requests only. The requester's name and schools follow the
+directory when we know the requester (the requests service refreshes its copy of them without
+publishing an event), and the request snapshot otherwise.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from pur_contracts import (
+    DirectoryReplayRequested,
+    DirectorySchoolUpserted,
+    DirectoryUserDeactivated,
+    DirectoryUserUpserted,
+    DistrictSettingsChanged,
+    RequestAppearsAppliedChanged,
+    RequestMarkedDone,
+    RequestRestored,
+    RequestsReplayRequested,
+    RequestSubmitted,
+    SettingsReplayRequested,
+)
+from pur_kit.consumer import Delivery
+from pur_kit.inbox import claim_message, upsert_if_newer
+from pur_kit.logging import get_logger
+from pur_kit.outbox import add_events
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..adapters import orm
+
+log = get_logger(__name__)
+SERVICE = "digest"
+RequestEvent = RequestSubmitted | RequestMarkedDone | RequestRestored | RequestAppearsAppliedChanged
+
+
+class ProjectionHandlers:
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self.sessions = sessions
+
+    async def settings_changed(self, event: DistrictSettingsChanged, delivery: Delivery) -> None:
+        async with self.sessions.begin() as session:
+            if not await claim_message(session, orm.INBOX, orm.CONSUMER, delivery.message_id):
+                return
+            s = event.settings
+            await upsert_if_newer(session, orm.district_settings, {
+                "district_id": event.district_id, "version": event.version,
+                "enabled": s.profile_update_requests_enabled,
+                "digest_enabled": s.notifications.daily_digest_enabled,
+                "digest_local_time": s.notifications.digest_local_time,
+                "timezone": s.notifications.timezone,
+                "updated_at": datetime.now(UTC),
+            }, ["district_id"])
+
+    async def school_upserted(self, event: DirectorySchoolUpserted, delivery: Delivery) -> None:
+        async with self.sessions.begin() as session:
+            if not await claim_message(session, orm.INBOX, orm.CONSUMER, delivery.message_id):
+                return
+            school = event.school
+            await upsert_if_newer(session, orm.school, {
+                "district_id": school.district_id, "id": school.id, "name": school.name,
+                "active": school.active, "version": event.version,
+            }, ["district_id", "id"])
+
+    async def user_changed(self, event: DirectoryUserUpserted | DirectoryUserDeactivated, delivery: Delivery) -> None:
+        async with self.sessions.begin() as session:
+            if not await claim_message(session, orm.INBOX, orm.CONSUMER, delivery.message_id):
+                return
+            user = event.user
+            manager = user.permissions.users_manager
+            applied = await upsert_if_newer(session, orm.directory_user, {
+                "id": user.id, "district_id": user.district_id, "version": event.version,
+                "given_name": user.given_name, "family_name": user.family_name, "email": user.email,
+                "school_ids": list(user.school_ids), "active": user.active,
+                "district_admin": user.permissions.district_admin,
+                "manager_scope": manager.scope if manager else None,
+                "manager_school_ids": list(manager.school_ids) if manager and manager.scope == "schools" else [],
+            }, ["id"])
+            if applied:
+                await _follow_requester(session, user.id, f"{user.given_name} {user.family_name}".strip(),
+                                        list(user.school_ids))
+
+    async def request_changed(self, event: RequestEvent, delivery: Delivery) -> None:
+        async with self.sessions.begin() as session:
+            if not await claim_message(session, orm.INBOX, orm.CONSUMER, delivery.message_id):
+                return
+            r = event.request
+            requester = (await session.execute(
+                select(orm.directory_user.c.given_name, orm.directory_user.c.family_name,
+                       orm.directory_user.c.school_ids).where(orm.directory_user.c.id == r.requester_id)
+            )).first()
+            name = f"{requester.given_name} {requester.family_name}".strip() if requester else r.requester_name
+            schools = list(requester.school_ids) if requester else list(r.school_ids)
+            applied = await upsert_if_newer(session, orm.request, {
+                "id": r.id, "district_id": r.district_id, "requester_id": r.requester_id,
+                "requester_name": name, "school_ids": schools, "status": r.status, "fields": list(r.fields),
+                "has_note": r.has_note, "appears_applied": r.appears_applied, "submitted_at": r.submitted_at,
+                "done_at": r.done_at, "version": event.version,
+            }, ["id"])
+            if applied:
+                await _index_schools(session, r.id, r.district_id, r.status, r.submitted_at, schools)
+
+    async def request_replays_if_empty(self) -> None:
+        """At start: ask the owners for their state when a projection is still empty."""
+        wanted = []
+        async with self.sessions.begin() as session:
+            for table, event in ((orm.district_settings, SettingsReplayRequested),
+                                 (orm.directory_user, DirectoryReplayRequested),
+                                 (orm.request, RequestsReplayRequested)):
+                if not (await session.execute(select(exists().select_from(table)))).scalar():
+                    wanted.append(event(district_id=None, requested_by=SERVICE))
+            await add_events(session, orm.OUTBOX, wanted)
+        if wanted:
+            log.info("replays_requested", events=[e.event_name for e in wanted])
+
+
+async def _index_schools(session: AsyncSession, request_id: UUID, district_id: str, status: str,
+                         submitted_at: datetime, schools: list[str]) -> None:
+    rs = orm.request_school
+    await session.execute(rs.delete().where(rs.c.request_id == request_id))
+    if status == "new" and schools:
+        await session.execute(pg_insert(rs).on_conflict_do_nothing(), [
+            {"request_id": request_id, "school_id": s, "district_id": district_id, "submitted_at": submitted_at}
+            for s in dict.fromkeys(schools)
+        ])
+
+
+async def _follow_requester(session: AsyncSession, requester_id: UUID, name: str, schools: list[str]) -> None:
+    """A directory update of a requester: their requests show the new name and count for the new schools."""
+    rows = (await session.execute(
+        update(orm.request).where(orm.request.c.requester_id == requester_id)
+        .values(requester_name=name, school_ids=schools)
+        .returning(orm.request.c.id, orm.request.c.district_id, orm.request.c.status, orm.request.c.submitted_at)
+    )).all()
+    for row in rows:
+        await _index_schools(session, row.id, row.district_id, row.status, row.submitted_at, schools)

@@ -1,0 +1,331 @@
+"""A digest run of one district and local date, the retries of failed deliveries, and the sweep of
+claims a dead process left behind.
+
+Per recipient: select (per scope, shared within the run) → render → **claim (committed)** → send →
+record the outcome (and `digest.sent` through the outbox) in one transaction. The claim is the
+unique (recipient, local date) row, so replicas, restarts and manual runs can never send twice;
+a claim whose outcome was never recorded becomes 'unknown' and is not sent again.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from prometheus_client import Counter
+from pur_contracts import DigestSent
+from pur_kit.logging import get_logger
+
+from ..adapters import store
+from ..adapters.db import Database
+from ..adapters.render import DigestRenderer, InvalidAddress
+from ..adapters.smtp import Mailer, OutgoingMail
+from ..domain.delivery import DeliveryStatus, RetryPolicy, after_attempt
+from ..domain.digest import DigestContent, Recipient, ScopeView, new_since_from_listing
+from ..domain.schedule import DigestSchedule, InvalidSchedule, local_date_of
+
+log = get_logger(__name__)
+Clock = Callable[[], datetime]
+DELIVERIES = Counter("digest_deliveries_total", "Digest delivery attempts by outcome", ["outcome"])
+RETRY_BATCH = 200
+
+
+@dataclass
+class RunReport:
+    district_id: str
+    local_date: date | None = None
+    status: str = "completed"   # completed | feature_disabled | digest_disabled | invalid_schedule
+    sent: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    failed: int = 0
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    emails: list[dict[str, Any]] = field(default_factory=list)   # dry run only
+
+    def count(self, outcome: str) -> None:
+        if outcome == DeliveryStatus.SENT:
+            self.sent += 1
+        elif outcome == DeliveryStatus.RETRYING:
+            self.retrying += 1
+        elif outcome in (DeliveryStatus.FAILED_PERMANENT, DeliveryStatus.UNKNOWN):
+            self.failed += 1
+        else:
+            self.skipped += 1
+
+    def summary(self) -> dict[str, Any]:
+        return {"district_id": self.district_id, "local_date": self.local_date.isoformat() if self.local_date else None,
+                "status": self.status, "sent": self.sent, "skipped": self.skipped, "retrying": self.retrying,
+                "failed": self.failed, "deliveries": self.deliveries}
+
+
+@dataclass
+class District:
+    district_id: str
+    enabled: bool
+    digest_enabled: bool
+    schedule: DigestSchedule | None
+    problem: str | None = None
+
+    @classmethod
+    def from_row(cls, row) -> District:
+        try:
+            schedule, problem = DigestSchedule.parse(row["digest_local_time"], row["timezone"]), None
+        except InvalidSchedule as exc:
+            schedule, problem = None, str(exc)
+        return cls(row["district_id"], row["enabled"], row["digest_enabled"], schedule, problem)
+
+    def refusal(self) -> str | None:
+        if not self.enabled:
+            return "feature_disabled"
+        if not self.digest_enabled:
+            return "digest_disabled"
+        if self.schedule is None:
+            return "invalid_schedule"
+        return None
+
+
+class ScopeViews:
+    """Each distinct scope is selected once per run, however many recipients share it."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, asyncio.Future] = {}
+
+    async def get(self, key: tuple, compute: Callable[[], Awaitable[tuple[datetime, ScopeView]]]):
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = asyncio.get_running_loop().create_future()
+            self._entries[key] = entry
+            try:
+                entry.set_result(await compute())
+            except BaseException as exc:
+                del self._entries[key]
+                entry.set_exception(exc)
+                entry.exception()  # retrieved: waiters (if any) re-raise it themselves
+                raise
+        return await entry
+
+
+@dataclass
+class _Run:
+    district: District
+    local_date: date
+    run_id: UUID | None
+    dry_run: bool
+    school_names: dict[str, str]
+    report: RunReport
+    views: ScopeViews = field(default_factory=ScopeViews)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.district.schedule.zone
+
+
+class DigestRunner:
+    def __init__(self, db: Database, mailer: Mailer, renderer: DigestRenderer, *, clock: Clock, owner: str,
+                 policy: RetryPolicy, max_listed: int, concurrency: int, claim_timeout: timedelta,
+                 run_lease: timedelta) -> None:
+        self.db = db
+        self.mailer = mailer
+        self.renderer = renderer
+        self.clock = clock
+        self.owner = owner
+        self.policy = policy
+        self.max_listed = max_listed
+        self.concurrency = concurrency
+        self.claim_timeout = claim_timeout
+        self.run_lease = run_lease
+
+    # --- runs ----------------------------------------------------------------------------------
+    async def load_district(self, district_id: str, conn=None) -> District | None:
+        if conn is None:
+            async with self.db.acquire() as conn:
+                return await self.load_district(district_id, conn)
+        row = await conn.fetchrow(store.DISTRICT, district_id)
+        return District.from_row(row) if row else None
+
+    async def run(self, district_id: str, local_date: date | None = None, *, dry_run: bool = False,
+                  scheduled_run_id: UUID | None = None) -> RunReport:
+        """Digests of one district for `local_date` (default: today there), now, whatever the hour."""
+        started = time.perf_counter()
+        report = RunReport(district_id)
+        district = await self.load_district(district_id)
+        if district is None:
+            report.status = "feature_disabled"  # no settings published yet: the feature is off by default
+            return report
+        if refusal := district.refusal():
+            report.status = refusal
+            if scheduled_run_id is not None:
+                async with self.db.acquire() as conn:
+                    await store.complete_run(conn, scheduled_run_id, self.clock(), 0, 0, 0)
+            return report
+        report.local_date = local_date or local_date_of(self.clock(), district.schedule.zone)
+        async with self.db.acquire() as conn:
+            names = await store.school_names(conn, district_id)
+            recipients = await store.recipients(conn, district_id, report.local_date)
+            run_id = scheduled_run_id
+            if run_id is None and not dry_run:
+                run_id = uuid4()
+                await store.start_manual_run(conn, run_id, district_id, report.local_date, self.owner, self.clock())
+        run = _Run(district, report.local_date, run_id, dry_run, names, report)
+        keeper = asyncio.create_task(self._keep_lease(scheduled_run_id)) if scheduled_run_id else None
+        try:
+            await self._for_each(recipients, lambda conn, r: self._deliver(conn, run, r))
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
+        if run_id is not None:
+            async with self.db.acquire() as conn:
+                await store.complete_run(conn, run_id, self.clock(), report.sent, report.skipped,
+                                         report.failed + report.retrying)
+        log.info("digest_run", district_id=district_id, local_date=report.local_date.isoformat(), dry_run=dry_run,
+                 trigger="schedule" if scheduled_run_id else "manual", recipients=len(recipients), sent=report.sent,
+                 skipped=report.skipped, retrying=report.retrying, failed=report.failed,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+        return report
+
+    async def _for_each(self, items: list, work: Callable[[Any, Any], Awaitable[None]]) -> None:
+        """Up to `concurrency` workers, each holding one database connection for its share."""
+        queue: asyncio.Queue = asyncio.Queue()
+        for item in items:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            async with self.db.acquire() as conn:
+                while not queue.empty():
+                    await work(conn, queue.get_nowait())
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(items)))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+
+    async def _keep_lease(self, run_id: UUID) -> None:
+        while True:
+            await asyncio.sleep(self.run_lease.total_seconds() / 3)
+            async with self.db.acquire() as conn:
+                await store.renew_run(conn, run_id, self.owner, self.clock() + self.run_lease)
+
+    async def _deliver(self, conn, run: _Run, recipient: Recipient) -> None:
+        report = run.report
+
+        def skip(reason: str) -> None:
+            report.skipped += 1
+            report.deliveries.append({"recipient_id": str(recipient.id), "delivery_id": None,
+                                      "status": "skipped", "reason": reason, "request_count": 0})
+
+        if recipient.delivered_on_date and not run.dry_run:
+            return skip("already_delivered")
+        if not recipient.email:
+            return skip("no_email")
+        content = await self._content(conn, run.district.district_id, recipient, run.local_date, run.views)
+        if content.is_empty:
+            return skip("nothing_new")
+        delivery_id = uuid4()
+        try:
+            rendered = self.renderer.render(content, school_names=run.school_names, zone=run.zone,
+                                            delivery_id=delivery_id, now=self.clock())
+        except InvalidAddress:
+            return skip("invalid_email")
+        if run.dry_run:
+            report.emails.append({
+                "to": rendered.to, "subject": rendered.subject, "text": rendered.text, "html": rendered.html,
+                "request_ids": [str(i) for i in rendered.request_ids], "recipient_id": str(recipient.id),
+                "district_id": recipient.district_id, "local_date": run.local_date.isoformat(),
+                "already_delivered": recipient.delivered_on_date,
+            })
+            return None
+        claimed = await store.claim(
+            conn, delivery_id=delivery_id, district_id=recipient.district_id, recipient_id=recipient.id,
+            local_date=run.local_date, request_ids=rendered.request_ids, total_open=content.total_open,
+            new_count=content.new_since_last, content_as_of=content.as_of, now=self.clock(),
+            message_id=self.renderer.message_id(delivery_id), run_id=run.run_id)
+        if not claimed:
+            return skip("already_delivered")
+        status = await self._send_and_record(conn, delivery_id, 1, content, rendered)
+        report.count(status)
+        report.deliveries.append({"recipient_id": str(recipient.id), "delivery_id": str(delivery_id),
+                                  "status": status.value, "reason": None, "request_count": content.total_open})
+        return None
+
+    async def _content(self, conn, district_id: str, recipient: Recipient, local_date: date,
+                       views: ScopeViews) -> DigestContent:
+        key = recipient.scope_key
+
+        async def select() -> tuple[datetime, ScopeView]:
+            as_of = self.clock()
+            return as_of, await store.scope_view(conn, district_id, key, self.max_listed)
+
+        as_of, view = await views.get(key, select)
+        new = new_since_from_listing(view, recipient.last_digest_at)
+        if new is None:
+            new = await store.count_new_since(conn, district_id, key, recipient.last_digest_at)
+        return DigestContent(recipient=recipient, local_date=local_date, as_of=as_of, total_open=view.total_open,
+                             new_since_last=new, oldest_submitted_at=view.oldest_submitted_at, requests=view.newest)
+
+    async def _send_and_record(self, conn, delivery_id: UUID, attempt: int, content: DigestContent,
+                               rendered) -> DeliveryStatus:
+        outcome = await self.mailer.send(OutgoingMail(self.renderer.envelope_from, rendered.to, rendered.data))
+        now = self.clock()
+        state = after_attempt(outcome, attempt, now, self.policy)
+        event = None
+        if state.status is DeliveryStatus.SENT:
+            event = DigestSent(district_id=content.recipient.district_id, delivery_id=delivery_id,
+                               recipient_id=content.recipient.id, local_date=content.local_date,
+                               request_count=content.total_open)
+        await store.record_outcome(conn, delivery_id, state, now=now, request_ids=rendered.request_ids,
+                                   total_open=content.total_open, new_count=content.new_since_last,
+                                   content_as_of=content.as_of, event=event)
+        DELIVERIES.labels(state.status.value).inc()
+        if state.status is not DeliveryStatus.SENT:
+            log.warning("digest_delivery_failed", delivery_id=str(delivery_id), attempt=attempt,
+                        status=state.status.value, error=state.error)
+        return state.status
+
+    # --- retries and stale claims ------------------------------------------------------------
+    async def retry_due(self) -> int:
+        """Send again the deliveries whose transient failure's backoff is over."""
+        async with self.db.acquire() as conn:
+            rows = await store.claim_due_retries(conn, self.clock(), RETRY_BATCH)
+        if rows:
+            await self._for_each(list(rows), self._retry)
+        return len(rows)
+
+    async def _retry(self, conn, row) -> None:
+        district = await self.load_district(row["district_id"], conn)
+        refusal = "feature_disabled" if district is None else district.refusal()
+        if refusal:
+            return await store.cancel(conn, row["id"], refusal, self.clock())
+        recipient = await store.recipient(conn, row["recipient_id"], row["local_date"])
+        if recipient is None or not recipient.email:
+            return await store.cancel(conn, row["id"], "no longer an active Users Manager", self.clock())
+        content = await self._content(conn, district.district_id, recipient, row["local_date"], ScopeViews())
+        if content.is_empty:
+            return await store.cancel(conn, row["id"], "nothing New any more", self.clock())
+        names = await store.school_names(conn, district.district_id)
+        try:
+            rendered = self.renderer.render(content, school_names=names, zone=district.schedule.zone,
+                                            delivery_id=row["id"], now=self.clock())
+        except InvalidAddress:
+            return await store.cancel(conn, row["id"], "invalid email address", self.clock())
+        await self._send_and_record(conn, row["id"], row["attempts"], content, rendered)
+        return None
+
+    async def sweep_stale_claims(self) -> int:
+        """Claims whose outcome was never recorded (the process died mid-send) become 'unknown'."""
+        now = self.clock()
+        async with self.db.acquire() as conn:
+            count = await store.mark_stale_claims_unknown(conn, now - self.claim_timeout, now)
+        if count:
+            DELIVERIES.labels(DeliveryStatus.UNKNOWN.value).inc(count)
+            log.warning("digest_claims_unknown", count=count)
+        return count

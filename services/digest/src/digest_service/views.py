@@ -1,0 +1,94 @@
+"""Read-side queries: who may call the API (from the directory projection) and the delivery log."""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+
+DELIVERY_COLUMNS = """d.id, d.district_id, d.recipient_id, u.given_name, u.family_name, d.local_date, d.status,
+    d.attempts, d.request_ids, d.total_open, d.new_count, d.claimed_at, d.sent_at, d.next_attempt_at,
+    d.last_error, d.message_id, d.run_id"""
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last row of a page: the log is ordered by (local_date desc, recipient_id)."""
+
+    local_date: date
+    recipient_id: UUID
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.local_date.isoformat()}|{self.recipient_id}".encode()).decode()
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            day, _, rid = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
+            return cls(date.fromisoformat(day), UUID(rid))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadCursor(token) from None
+
+
+async def district_admin_of(conn: asyncpg.Connection, user_id: UUID) -> str | None:
+    """The district an active user administers, per the directory projection, or None."""
+    return await conn.fetchval(
+        "SELECT district_id FROM directory_user WHERE id = $1 AND active AND district_admin", user_id)
+
+
+async def district_exists(conn: asyncpg.Connection, district_id: str) -> bool:
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM district_settings WHERE district_id = $1)
+               OR EXISTS (SELECT 1 FROM directory_user WHERE district_id = $1)""", district_id))
+
+
+async def delivery_log(conn: asyncpg.Connection, *, district_id: str | None, local_date: date | None,
+                       status: str | None, limit: int, after: Cursor | None) -> tuple[list[dict], Cursor | None]:
+    where, args = [], []
+
+    def param(value) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if district_id is not None:
+        where.append(f"d.district_id = {param(district_id)}")
+    if local_date is not None:
+        where.append(f"d.local_date = {param(local_date)}")
+    if status is not None:
+        where.append(f"d.status = {param(status)}")
+    if after is not None:
+        day, rid = param(after.local_date), param(after.recipient_id)
+        where.append(f"(d.local_date < {day} OR (d.local_date = {day} AND d.recipient_id > {rid}))")
+    sql = (f"SELECT {DELIVERY_COLUMNS} FROM digest_delivery d LEFT JOIN directory_user u ON u.id = d.recipient_id"
+           f"{' WHERE ' + ' AND '.join(where) if where else ''}"
+           f" ORDER BY d.local_date DESC, d.recipient_id LIMIT {param(limit + 1)}")
+    rows = await conn.fetch(sql, *args)
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = Cursor(rows[-1]["local_date"], rows[-1]["recipient_id"])
+    return [delivery_public(r) for r in rows], following
+
+
+def delivery_public(row) -> dict:
+    name = f"{row['given_name'] or ''} {row['family_name'] or ''}".strip() or None
+
+    def iso(value):
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": str(row["id"]), "district_id": row["district_id"], "local_date": row["local_date"].isoformat(),
+        "recipient": {"id": str(row["recipient_id"]), "name": name},
+        "status": row["status"], "attempts": row["attempts"],
+        "request_ids": [str(i) for i in row["request_ids"]], "total_open": row["total_open"],
+        "new_count": row["new_count"], "claimed_at": iso(row["claimed_at"]), "sent_at": iso(row["sent_at"]),
+        "next_attempt_at": iso(row["next_attempt_at"]), "last_error": row["last_error"],
+        "message_id": row["message_id"], "run_id": str(row["run_id"]) if row["run_id"] else None,
+    }
