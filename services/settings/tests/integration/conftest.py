@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import aio_pika
 import asyncpg
