@@ -39,7 +39,9 @@ UNAVAILABLE_ERRORS = (
 )
 
 
-def _field_of(loc: tuple) -> str:
+def _field_of(loc: tuple, kind: str = "") -> str:
+    if kind == "json_invalid":  # the location is a character offset into the body
+        return "body"
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[-1] if loc else "body")
 
@@ -57,7 +59,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError):
-        fields = [{"field": _field_of(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        fields = [{"field": _field_of(tuple(e["loc"]), e.get("type", "")), "message": e["msg"]}
+                  for e in exc.errors()]
         first = fields[0] if fields else {"field": "body", "message": "invalid"}
         return JSONResponse(
             error_body("validation_error", f"{first['field']}: {first['message']}",

@@ -1,10 +1,7 @@
 """The ASGI application: `uvicorn settings_service.entrypoints.app:create_app --factory`."""
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pur_kit.errors import error_body
+from fastapi import FastAPI
 from pur_kit.http import create_app as create_kit_app
 
 from ..bootstrap import build_runtime
@@ -22,19 +19,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.handlers = handlers
     ui.install(app)
-    _name_the_body_on_invalid_json(app)
     return app
-
-
-def _name_the_body_on_invalid_json(app: FastAPI) -> None:
-    """The kit names the field from the error location, which for malformed JSON is a character
-    offset; say `body` instead."""
-    kit_handler = app.exception_handlers[RequestValidationError]
-
-    async def handler(request: Request, exc: RequestValidationError):
-        if any(error.get("type") == "json_invalid" for error in exc.errors()):
-            return JSONResponse(error_body("validation_error", "body: not valid JSON", field="body"),
-                                status_code=422)
-        return await kit_handler(request, exc)
-
-    app.add_exception_handler(RequestValidationError, handler)
