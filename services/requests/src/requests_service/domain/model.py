@@ -21,6 +21,7 @@ from pur_contracts import (
 
 from .changes import FIELDS, clean_note, clean_value, same_value
 from .errors import FeatureDisabled, InvalidChange, NotAllowedToSubmit
+from .ids import uuid7
 
 DISABLED_SIS_OWNS_CONTACTS = (
     "Profile update requests are turned off in your district. Your contact details come from the SIS "
@@ -130,8 +131,8 @@ class ProfileUpdateRequest:
 
     def _bump(self, event_class: type, at: datetime) -> None:
         self.version += 1
-        self.events.append(event_class(district_id=self.district_id, occurred_at=at, version=self.version,
-                                       request=self.snapshot()))
+        self.events.append(event_class(event_id=uuid7(), district_id=self.district_id, occurred_at=at,
+                                       version=self.version, request=self.snapshot()))
 
 
 def submit(*, request_id: UUID, requester: Requester | None, district_id: str, policy: DistrictPolicy,
@@ -160,6 +161,6 @@ def submit(*, request_id: UUID, requester: Requester | None, district_id: str, p
         school_ids=list(requester.school_ids), status="new", changes=cleaned, note=cleaned_note,
         appears_applied=False, submitted_at=now, version=1,
     )
-    request.events.append(RequestSubmitted(district_id=district_id, occurred_at=now, version=1,
+    request.events.append(RequestSubmitted(event_id=uuid7(), district_id=district_id, occurred_at=now, version=1,
                                            request=request.snapshot()))
     return request

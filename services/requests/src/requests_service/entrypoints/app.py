@@ -12,6 +12,7 @@ from ..domain.errors import FeatureDisabled, InvalidChange, NotAllowedToSubmit, 
 from ..service_layer.actions import RequestNotFound
 from ..service_layer.submission import IdempotencyKeyReused
 from . import api, ui
+from .deps import VerifiedTokens
 
 DESCRIPTION = """Profile update requests: people ask for corrections of their directory details;
 Users Managers work through them (Manage Requests) and Mark as Done / Restore them."""
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_kit_app(runtime, title="requests", description=DESCRIPTION, routers=[api.router, ui.router])
     app.state.settings = settings
     app.state.db = runtime.db
+    app.state.verified_tokens = VerifiedTokens()
     ui.install(app, settings)
     _install_domain_errors(app)
     return app

@@ -30,13 +30,17 @@ async def _transition(db: Database, viewer: Viewer, request_id: UUID, action: st
     """True when the state changed; False when it already was in the target state."""
     if not viewer.can_list:
         raise RequestNotFound(str(request_id))
-    async with db.acquire() as conn, conn.transaction():
-        request = await request_store.load_for_update(conn, request_id)
-        if request is None or not viewer.can_see(request.district_id, request.school_ids):
-            raise RequestNotFound(str(request_id))
-        now = datetime.now(UTC)
-        changed = request.mark_done(viewer.actor, now) if action == "marked_done" else request.restore(viewer.actor, now)
-        if changed:
-            await request_store.save_transition(conn, request, action=action, by=viewer.actor, at=now,
-                                                events=request.events)
-        return changed
+    async with db.acquire() as conn:
+        async with conn.transaction():
+            request = await request_store.load_for_update(conn, request_id)
+            if request is None or not viewer.can_see(request.district_id, request.school_ids):
+                raise RequestNotFound(str(request_id))
+            now = datetime.now(UTC)
+            changed = (request.mark_done(viewer.actor, now) if action == "marked_done"
+                       else request.restore(viewer.actor, now))
+            if changed:
+                await request_store.save_transition(conn, request, action=action, by=viewer.actor, at=now,
+                                                    events=request.events)
+    if changed:
+        db.events_committed()
+    return changed

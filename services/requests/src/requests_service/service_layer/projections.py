@@ -6,6 +6,7 @@ redelivered or reordered events are harmless.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pur_contracts import (
@@ -38,8 +39,9 @@ REPLAY_BATCH = 1000
 
 
 class ProjectionHandlers:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, on_events_committed: Callable[[], None] = lambda: None) -> None:
         self.sessions = sessions
+        self.events_committed = on_events_committed  # wakes this process's outbox relay
 
     async def settings_changed(self, event: DistrictSettingsChanged, delivery: Delivery) -> None:
         async with self.sessions.begin() as session:
@@ -70,7 +72,9 @@ class ProjectionHandlers:
             user = event.user
             if not await upsert_if_newer(session, orm.directory_user, _user_row(user, event.version), ["id"]):
                 return  # an older version than what we have: nothing to refresh
-            await _refresh_requests_of(session, user)
+            published = await _refresh_requests_of(session, user)
+        if published:
+            self.events_committed()
 
     async def replay_requested(self, event: RequestsReplayRequested, delivery: Delivery) -> None:
         """Answer with a snapshot event per request at its current version (consumers version-gate)."""
@@ -89,8 +93,9 @@ class ProjectionHandlers:
                 await add_events(session, orm.OUTBOX, [_snapshot_event(row_to_request(r)) for r in rows])
                 sent += len(rows)
                 last_id = rows[-1]["id"]
-            log.info("requests_replayed", district_id=event.district_id, requests=sent,
-                     requested_by=event.requested_by)
+        self.events_committed()
+        log.info("requests_replayed", district_id=event.district_id, requests=sent,
+                 requested_by=event.requested_by)
 
     async def request_replays_if_empty(self) -> None:
         """At start: ask the owners for their state when a projection is still empty."""
@@ -102,6 +107,7 @@ class ProjectionHandlers:
                 wanted.append(DirectoryReplayRequested(district_id=None, requested_by="requests"))
             await add_events(session, orm.OUTBOX, wanted)
         if wanted:
+            self.events_committed()
             log.info("replays_requested", events=[e.event_name for e in wanted])
 
 
@@ -117,13 +123,15 @@ def _user_row(user: DirectoryUser, version: int) -> dict:
     }
 
 
-async def _refresh_requests_of(session, user: DirectoryUser) -> None:
-    """Refresh each request's requester snapshot; flag New ones whose values now all match."""
+async def _refresh_requests_of(session, user: DirectoryUser) -> bool:
+    """Refresh each request's requester snapshot; flag New ones whose values now all match.
+
+    True when events were written."""
     rows = (await session.execute(
         select(orm.request).where(orm.request.c.requester_id == user.id).with_for_update()
     )).mappings().all()
     if not rows:
-        return
+        return False
     name = f"{user.given_name} {user.family_name}".strip()
     current = {f: getattr(user, f) for f in FIELDS}
     now = datetime.now(UTC)
@@ -142,6 +150,7 @@ async def _refresh_requests_of(session, user: DirectoryUser) -> None:
             await _reindex_schools(session, request)
         events += request.events
     await add_events(session, orm.OUTBOX, events)
+    return bool(events)
 
 
 async def _reindex_schools(session, request: ProfileUpdateRequest) -> None:

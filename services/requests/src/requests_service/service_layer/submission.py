@@ -6,13 +6,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from ..adapters import request_store
 from ..adapters.db import Database
 from ..domain import model
 from ..domain.changes import FIELDS
 from ..domain.errors import DomainError
+from ..domain.ids import uuid7
 
 
 class IdempotencyKeyReused(DomainError):
@@ -56,11 +57,12 @@ async def submit_request(db: Database, *, user_id: UUID, district_id: str, chang
         if row["existing_id"] is not None:
             return _replayed(row["existing_id"], row["idempotency_fingerprint"], key_fingerprint)
         request = model.submit(
-            request_id=uuid4(), requester=requester_of(row), district_id=district_id, policy=policy_of(row),
+            request_id=uuid7(), requester=requester_of(row), district_id=district_id, policy=policy_of(row),
             changes=changes, note=note, now=datetime.now(UTC),
         )
         if await request_store.insert_submitted(conn, request, by=str(user_id), idempotency_key=idempotency_key,
                                                 fingerprint=key_fingerprint):
+            db.events_committed()
             return Submitted(request.id, True, request, requester_of(row).current)
         # A concurrent retry with the same key committed first: answer with its request.
         row = await request_store.submission_context(conn, user_id, district_id, idempotency_key)
