@@ -84,17 +84,26 @@ def grant(client: httpx.Client, user: dict, permissions: dict) -> None:
 
 
 def pick_cast(client: httpx.Client) -> dict[str, dict]:
-    staff = [u for u in users(client) if u["role"] in ("administrator", "teacher", "staff", "aide")]
-    staff.sort(key=lambda u: u["sis_id"])
-    schools = sorted({s for u in staff for s in u["school_ids"]})
+    """The demo's staff: the first two staff members by SIS id, then one single-school staff
+    member for each of two different schools."""
+    staff = sorted((u for u in users(client) if u["role"] not in ("student", "parent", "guardian", "relative")),
+                   key=lambda u: u["sis_id"])
     cast = {"district admin": staff[0], "district Users Manager": staff[1]}
-    for label, school in (("school Users Manager (A)", schools[0]), ("school Users Manager (B)", schools[1])):
-        cast[label] = next(u for u in staff if u["school_ids"] == [school] and u not in cast.values())
+    taken_schools: set[str] = set()
+    for user in staff[2:]:
+        if len(user["school_ids"]) == 1 and user["school_ids"][0] not in taken_schools:
+            label = "school Users Manager (A)" if not taken_schools else "school Users Manager (B)"
+            cast[label] = user
+            taken_schools.add(user["school_ids"][0])
+            if len(taken_schools) == 2:
+                break
     return cast
 
 
-def seed(client: httpx.Client) -> None:
-    import_roster(client)
+def seed(client: httpx.Client) -> dict[str, dict]:
+    """Every step is skipped when already done, so a half-finished seed completes on the next run."""
+    if not users(client):
+        import_roster(client)
     cast = pick_cast(client)
     grant(client, cast["district admin"], {"district_admin": True, "users_manager": None})
     grant(client, cast["district Users Manager"], {"district_admin": False, "users_manager": {"scope": "district"}})
@@ -102,13 +111,23 @@ def seed(client: httpx.Client) -> None:
         user = cast[label]
         grant(client, user, {"district_admin": False,
                              "users_manager": {"scope": "schools", "school_ids": user["school_ids"]}})
-    r = client.patch(f"{URLS['settings']}/api/v1/districts/{DISTRICT}/settings",
-                     json={"profile_update_requests_enabled": True}, headers=person(cast["district admin"]))
-    if r.status_code == 403:  # the settings service may not have seen the grant yet
-        r = client.patch(f"{URLS['settings']}/api/v1/districts/{DISTRICT}/settings",
-                         json={"profile_update_requests_enabled": True}, headers=SYSTEM)
-    r.raise_for_status()
-    requesters = [u for u in users(client, role="student")[:3]] + [u for u in users(client, role="parent")[:3]]
+    settings_url = f"{URLS['settings']}/api/v1/districts/{DISTRICT}/settings"
+    if not client.get(settings_url, headers=SYSTEM).json().get("profile_update_requests_enabled"):
+        client.patch(settings_url, json={"profile_update_requests_enabled": True}, headers=SYSTEM).raise_for_status()
+        print("demo seed: enabled Profile Update Requests")
+    manager = person(cast["district Users Manager"])
+
+    def manager_sees_the_district() -> bool:
+        return client.get(f"{URLS['requests']}/api/v1/requests", params={"status": "all"},
+                          headers=manager).status_code == 200
+
+    wait_for("the requests service to know the Users Manager", manager_sees_the_district, 60)
+    existing = client.get(f"{URLS['requests']}/api/v1/requests", params={"status": "all"}, headers=manager).json()
+    if existing["items"]:
+        return cast
+    managed = {s for label, u in cast.items() if label.startswith("school") for s in u["school_ids"]}
+    students = [u for u in users(client, role="student") if set(u["school_ids"]) & managed]
+    requesters = students[:4] + users(client, role="parent")[:2]
     changes = [
         {"changes": {"email": "new.address@example.org"}, "note": "I changed my email address."},
         {"changes": {"phone": "+15555550123"}},
@@ -123,15 +142,12 @@ def seed(client: httpx.Client) -> None:
             return r.status_code in (200, 201)
         wait_for("the requests service to see the district", submitted, 60)
     print(f"demo seed: submitted {len(requesters)} requests")
+    return cast
 
 
 def main() -> int:
     with httpx.Client(timeout=30) as client:
-        if users(client, role="administrator") or users(client):
-            print("demo seed: the demo district already exists, reusing it")
-        else:
-            seed(client)
-        cast = {label: u for label, u in pick_cast(client).items()}
+        cast = seed(client)
     print("\nDemo logins (pick them on the login page):")
     for label, user in cast.items():
         print(f"  {label:<26} {user['given_name']} {user['family_name']}  (id {user['id']})")

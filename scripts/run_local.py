@@ -66,6 +66,19 @@ def migrate(spec: ServiceSpec) -> None:
     print(f"[ migrate] {spec.name}: database {spec.database_url.rsplit('/', 1)[1]} is up to date")
 
 
+async def _until_stopped(awaitable, stopping: asyncio.Event) -> bool:
+    """Await `awaitable` unless Ctrl-C/SIGTERM comes first; False when stopped."""
+    work = asyncio.ensure_future(awaitable)
+    stop = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if not work.done():
+        work.cancel()
+        return False
+    work.result()
+    return True
+
+
 async def main() -> int:
     problem = await check_infrastructure()
     if problem:
@@ -73,6 +86,7 @@ async def main() -> int:
         return 1
     for spec in SPECS:
         migrate(spec)
+    os.environ.setdefault("LOG_FORMAT", "console")
     run_dir = ROOT / ".run"
     (run_dir / "logs").mkdir(parents=True, exist_ok=True)
     sink = MailSink(run_dir / "mail", smtp_port=1025, web_port=8025)
@@ -84,10 +98,17 @@ async def main() -> int:
         loop.add_signal_handler(sig, stopping.set)
     try:
         stack.start()
-        await stack.wait_ready(timeout=90)
+        if not await _until_stopped(stack.wait_ready(timeout=90), stopping):
+            return 130
         import demo_seed
 
-        await asyncio.to_thread(demo_seed.main)
+        try:
+            if not await _until_stopped(asyncio.to_thread(demo_seed.main), stopping):
+                return 130
+        except Exception as exc:  # say what failed, then stop everything (the finally below)
+            print(f"error: seeding the demo district failed: {type(exc).__name__}: {exc}\n"
+                  f"(service logs are in .run/logs/)", file=sys.stderr)
+            return 1
         print(f"""
 Profile Update Requests is running:
   Staff UI (dev login)   http://127.0.0.1:8000/login   then Directory -> "+👥" -> Manage Requests

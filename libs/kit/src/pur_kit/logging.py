@@ -5,6 +5,7 @@ Log event names and ids only: never names, emails, phones or free text from requ
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import uuid
 from contextvars import ContextVar
@@ -29,7 +30,11 @@ def _add_correlation_id(_, __, event_dict):
     return event_dict
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", fmt: str | None = None) -> None:
+    """JSON lines by default; `LOG_FORMAT=console` gives readable lines (used by `make run`)."""
+    fmt = fmt or os.environ.get("LOG_FORMAT", "json")
+    renderer = (structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24) if fmt == "console"
+                else structlog.processors.JSONRenderer())
     shared = [
         structlog.contextvars.merge_contextvars,
         _add_correlation_id,
@@ -47,10 +52,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
             processors=[
-                lambda _, __, ed: {**ed, "service": service},
+                (lambda _, __, ed: {**ed, "service": service}) if fmt != "console" else (lambda _, __, ed: ed),
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
+                renderer,
             ],
         )
     )
