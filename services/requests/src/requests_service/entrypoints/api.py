@@ -5,8 +5,10 @@ from dataclasses import replace
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 from pur_kit.auth import Principal
 from pur_kit.errors import forbidden, not_found, validation_error
 
@@ -35,15 +37,35 @@ def _cursor(token: str | None) -> views.Cursor | None:
         raise validation_error("cursor", "not a cursor from this list") from None
 
 
-@router.post("", status_code=201, response_model=RequestPublic,
+_SUBMIT_DOC = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": RequestCreate.model_json_schema()}}},
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "description": "retries with the same key return the first request (200)"}],
+}
+
+
+@router.post("", status_code=201, response_model=RequestPublic, openapi_extra=_SUBMIT_DOC,
              responses={200: {"model": RequestPublic, "description": "an earlier submission with this Idempotency-Key"}})
-async def submit_request(body: RequestCreate, caller: Caller, db: Db,
-                         idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None):
+async def submit_request(request: Request):
     """Submit a profile update request as the caller (Idempotency-Key makes retries safe)."""
+    # The busiest route parses its own inputs: FastAPI's parameter machinery cost more CPU per
+    # request than the domain rules (bench/bench_requests.py). Same checks, same 401/422 answers.
+    caller = await current_principal(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise validation_error("Idempotency-Key", "between 1 and 255 characters")
+    try:
+        body = RequestCreate.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False, include_input=False,
+                                                                   include_context=False)]) from None
     if caller.is_system:
         raise forbidden("the system credential cannot submit requests: a person does")
+    db: Database = request.app.state.db
     result = await submission.submit_request(db, user_id=caller.user_id, district_id=caller.district_id,
-                                             changes=body.changes, note=body.note, idempotency_key=idempotency_key)
+                                             changes=body.changes, note=body.note, idempotency_key=key)
     if result.created:
         return JSONResponse(views.new_request_public(result.request, result.current), status_code=201)
     async with db.acquire() as conn:
