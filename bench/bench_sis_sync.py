@@ -40,12 +40,13 @@ async def child_import(database_url: str, path: Path, district: str) -> dict:
     from sis_sync_service.service_layer.imports import ImportPipeline
 
     pipeline = ImportPipeline(Settings(database_url=database_url))
+    cpu = time.process_time()
     started = time.perf_counter()
     run = await pipeline.begin(district, source="cli", source_name=path.name)
     outcome = await pipeline.execute(run, path)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "status": outcome.status, "failure": outcome.failure, "run_id": str(outcome.run_id),
-            "counts": outcome.counts.as_dict(), "max_rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "status": outcome.status, "failure": outcome.failure, "run_id": str(outcome.run_id),
+            "counts": outcome.counts.as_dict(), "max_rss_mb": peak_rss_mb(), "steps": outcome.timings}
 
 
 def peak_rss_mb() -> float:
@@ -172,6 +173,7 @@ async def main(args) -> int:
             return row
 
         changed = rewrite_users(roster, tmp / "changed.zip", one_percent)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"generated {total:,} users in {args.schools} schools ({roster.stat().st_size / 1e6:.1f} MB zip) "
               f"in {time.perf_counter() - t0:.1f} s; {len(to_change):,} emails changed for the 1% file")
         await ensure_database(database_url)
@@ -184,10 +186,12 @@ async def main(args) -> int:
                 result["events"] = await events_of(database_url, result["run_id"])
                 rows.append((label, result))
                 c = result["counts"]
-                print(f"{label:<22} {result['seconds']:6.2f} s (process {result['process_seconds']:5.2f} s)  "
+                print(f"{label:<22} {result['seconds']:6.2f} s (importer CPU {result['cpu_seconds']:5.2f} s, "
+                      f"whole process {result['process_seconds']:5.2f} s)  "
                       f"peak RSS {result['max_rss_mb']:6.1f} MB  events {result['events']:>6,}  "
                       f"created {c['created']:,} updated {c['updated']:,} unchanged {c['unchanged']:,} "
                       f"deactivated {c['deactivated']:,} rejected {c['rejected']:,}")
+                print(" " * 23 + "steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in result["steps"].items()))
 
             users, schools = await asyncio.to_thread(sample_users, roster, args.naive_sample)
             naive = await naive_upsert(database_url, users, schools, "naive")

@@ -16,7 +16,8 @@ from pur_contracts import (
     Event,
 )
 
-OCCURRED_AT = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+# A scalar subquery, so PostgreSQL formats the timestamp once per statement, not once per row.
+OCCURRED_AT = """(SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))"""
 
 USER_JSON = """json_build_object(
     'id', u.id, 'district_id', u.district_id, 'sis_id', u.sis_id, 'role', u.role,

@@ -61,7 +61,8 @@ school = Table(
 directory_user = Table(
     "directory_user", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")),
-    Column("district_id", String(64), ForeignKey("district.id"), nullable=False),
+    # No foreign key (migration 0002): imports create the district first and lock it while writing.
+    Column("district_id", String(64), nullable=False),
     Column("sis_id", String(255), nullable=False),
     Column("role", String(64), nullable=False),
     Column("given_name", Text, nullable=False),

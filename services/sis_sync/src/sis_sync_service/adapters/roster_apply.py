@@ -29,8 +29,6 @@ CREATE_STAGING = (
     f"""CREATE TEMP TABLE stage_diff ({_USER_COLUMNS},
         user_id uuid, was_active boolean, changed boolean NOT NULL)""",
 )
-# The pipeline dedupes sourcedIds; the planner needs statistics (autovacuum never analyzes temp tables).
-ANALYZE_STAGING = ("ANALYZE stage_user", "ANALYZE stage_school", "ANALYZE stage_rejected")
 
 # A contact field's new value for an existing user `u` from staged row `st` ($2 = auto update).
 _CONTACT = "CASE WHEN $2 OR (u.{f} IS NULL AND NOT u.{f}_self_edited) THEN st.{f} ELSE u.{f} END"
@@ -145,11 +143,6 @@ class UserChanges:
 
 async def create_staging(conn: asyncpg.Connection) -> None:
     for statement in CREATE_STAGING:
-        await conn.execute(statement)
-
-
-async def analyze_staging(conn: asyncpg.Connection) -> None:
-    for statement in ANALYZE_STAGING:
         await conn.execute(statement)
 
 

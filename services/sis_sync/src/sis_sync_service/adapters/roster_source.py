@@ -6,9 +6,12 @@ at a time, so a running import never blocks the service's event loop for long.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .oneroster import OrgRecord, RosterStructureError, RowError, UserRecord, open_roster
@@ -83,8 +86,18 @@ class RosterSource:
     def warnings(self) -> list:
         return list(getattr(self.roster, "warnings", None) or [])
 
-    def count_user_rows(self) -> int:
-        return self.roster.count_user_rows()
+    def estimate_user_rows(self) -> int:
+        """users.csv's physical lines minus the header, for the progress total. A byte count, much
+        cheaper than a CSV pass (`Roster.count_user_rows`); quoted newlines and blank lines make it
+        an upper bound, and the run stores the exact count when it ends."""
+        budget = self._limits["max_uncompressed_bytes"]
+        lines = last = 0
+        with _open_users_csv(self._source) as raw:
+            while budget > 0 and (chunk := raw.read(min(1 << 20, budget))):
+                lines += chunk.count(b"\n")
+                last = chunk[-1]
+                budget -= len(chunk)
+        return max(0, lines - (1 if last == ord("\n") else 0))
 
     def orgs(self) -> OrgsResult:
         schools: list[tuple[str, str, bool]] = []
@@ -103,46 +116,89 @@ class RosterSource:
                 district_name = org.name
         return OrgsResult(schools, known, {s[0] for s in schools}, district_name)
 
-    def user_batches(self, orgs: OrgsResult, batch_size: int) -> Iterator[tuple[list[tuple], list[str], int]]:
-        """Yields (staging records, sourcedIds of rejected rows when known, rows read so far)."""
+    def user_batches(self, orgs: OrgsResult, batch_size: int) -> Iterator[UserBatch]:
+        """Staging rows in batches, already encoded as COPY CSV: the worker thread does all the
+        Python work, the event loop only ships bytes while PostgreSQL parses them."""
         seen: set[str] = set()
         records: list[tuple] = []
-        rejected: list[str] = []
-        rows = 0
+        batch = UserBatch()
         for item in self.roster.users(orgs.known_org_ids):
-            rows += 1
+            batch.rows_read += 1
             if isinstance(item, RowError):
                 self.errors.add_row_error(item)
                 sourced_id = getattr(item, "sourced_id", None)
                 if sourced_id:
-                    rejected.append(sourced_id)
-            else:
-                record = self._record(item, orgs.school_ids, seen)
-                if record is not None:
-                    records.append(record)
-            if len(records) >= batch_size:
-                yield records, rejected, rows
-                records, rejected = [], []
-        yield records, rejected, rows
+                    batch.rejected.append(sourced_id)
+            elif (record := self._record(item, orgs.school_ids, seen)) is not None:
+                records.append(record)
+                if len(records) >= batch_size:
+                    yield batch.encode(records)
+                    records, batch = [], UserBatch(rows_read=batch.rows_read)
+        yield batch.encode(records)
 
     def _record(self, user: UserRecord, school_ids: set[str], seen: set[str]) -> tuple | None:
-        # The reader reports duplicates and missing values itself; these checks only guard the staging table.
-        if user.sourced_id in seen:
-            self.errors.add("users.csv", user.line, f"duplicate sourcedId {user.sourced_id!r} (first occurrence kept)")
+        # Hot path (once per user). The reader rejects duplicates and blank required values itself;
+        # the `seen` check only guards the staging table.
+        sourced_id = user.sourced_id
+        if sourced_id in seen:
+            self.errors.add("users.csv", user.line, f"duplicate sourcedId {sourced_id} (first occurrence kept)")
             return None
-        if not user.role or user.given_name is None or user.family_name is None:
-            self.errors.add("users.csv", user.line, "missing a required value (role, givenName or familyName)")
-            return None
-        seen.add(user.sourced_id)
+        seen.add(sourced_id)
+        orgs = user.org_sourced_ids or ()
+        if len(orgs) == 1:
+            schools = orgs if orgs[0] in school_ids else ()
+        else:
+            schools = sorted({o for o in orgs if o in school_ids})
+        agents = user.agent_sourced_ids or ()
+        if len(agents) > 1:
+            agents = sorted(set(agents))
         return (
-            user.sourced_id,
-            user.role,
-            user.given_name,
-            user.family_name,
-            user.email or None,
-            user.phone or None,
-            user.sms or None,
-            sorted({o for o in (user.org_sourced_ids or ()) if o in school_ids}),
-            sorted(set(user.agent_sourced_ids or ())),
-            (user.status or "").lower() != DELETED,
+            sourced_id, user.role, user.given_name, user.family_name,
+            user.email or NULL, user.phone or NULL, user.sms or NULL,
+            _text_array(schools), _text_array(agents),
+            "f" if user.status == DELETED else "t",
         )
+
+
+@contextlib.contextmanager
+def _open_users_csv(source: Path | bytes):
+    """users.csv of a folder or zip as raw bytes (the reader has validated the export already)."""
+    if isinstance(source, Path) and source.is_dir():
+        path = next(p for p in source.iterdir() if p.name.lower() == "users.csv")
+        with path.open("rb") as f:
+            yield f
+        return
+    with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
+        names = sorted((n for n in zf.namelist() if PurePosixPath(n).name.lower() == "users.csv"), key=len)
+        with zf.open(names[0]) as f:
+            yield f
+
+
+@dataclass
+class UserBatch:
+    """`staged` users as COPY CSV; `rows_read` counts every data row so far (for progress)."""
+
+    csv_bytes: bytes = b""
+    staged: int = 0
+    rejected: list[str] = field(default_factory=list)
+    rows_read: int = 0
+
+    def encode(self, records: list[tuple]) -> UserBatch:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(records)
+        self.csv_bytes, self.staged = buffer.getvalue().encode(), len(records)
+        return self
+
+
+# COPY ... (FORMAT csv, NULL '\N'): an unquoted \N is NULL, everything else is a value.
+NULL = "\\N"
+
+
+def _text_array(items) -> str:
+    """A PostgreSQL text[] literal with every element quoted (sourcedIds may hold { } : characters)."""
+    if not items:
+        return "{}"
+    joined = '","'.join(items)
+    if '"' in joined or "\\" in joined:
+        joined = '","'.join(i.replace("\\", "\\\\").replace('"', '\\"') for i in items)
+    return '{"' + joined + '"}'

@@ -75,7 +75,7 @@ async def mark_succeeded(conn: asyncpg.Connection, run_id: UUID, *, counts: dict
                          error_count: int, rows_done: int) -> None:
     await conn.execute(
         """UPDATE sis_import_run SET status = 'succeeded', phase = 'done', counts = $2::jsonb, errors = $3::jsonb,
-               error_count = $4, rows_done = $5, rows_total = greatest(coalesce(rows_total, 0), $5),
+               error_count = $4, rows_done = $5, rows_total = $5,
                finished_at = now()
            WHERE id = $1""",
         run_id, json.dumps(counts), json.dumps(errors), error_count, rows_done)
