@@ -46,8 +46,8 @@ def run_public(row: Row) -> dict[str, Any]:
         "counts": row.counts or dict(EMPTY_COUNTS),
         "errors": row.errors,
         # extensions
-        "error_count": row.error_count, "failure": row.failure, "phase": row.phase, "forced": row.forced,
-        "source": row.source, "source_name": row.source_name,
+        "error_count": row.error_count, "warnings": row.warnings, "failure": row.failure, "phase": row.phase,
+        "forced": row.forced, "source": row.source, "source_name": row.source_name,
         "created_at": ts(row.created_at), "started_at": ts(row.started_at), "finished_at": ts(row.finished_at),
     }
 

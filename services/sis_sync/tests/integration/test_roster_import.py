@@ -173,3 +173,26 @@ async def test_rejected_rows_are_reported_with_file_and_line_and_the_rest_import
     assert rows[5]["sourcedId"] in by_line[first_added + 2]["message"]
     assert (await service.user(district, rows[5]["sourcedId"]))["given_name"] == rows[5]["givenName"]
     assert await service.users(district, sis_id="u-unknown-org") == []
+
+
+async def test_oneroster_1_2_exports_and_folders_import_like_zipped_1_1_ones(service, district, tmp_path):
+    v12 = generate_roster(tmp_path / "v12.zip", schools=2, students=10, parents=6, staff=4, seed=9, version="1.2")
+    run = await service.import_roster(district, v12)
+    assert run["counts"]["created"] == 20 and run["counts"]["rejected"] == 0
+    users = await service.users(district)
+    assert Counter(u["role"] for u in users)["student"] == 10
+    assert all(u["school_ids"] for u in users)  # from roles.csv / primaryOrgSourcedId
+
+    folder = generate_roster(tmp_path / "folder", schools=2, students=10, parents=6, staff=4, seed=9, as_zip=False)
+    started = await service.container.pipeline.begin(district + "f", source="cli", source_name="folder")
+    outcome = await service.container.pipeline.execute(started, folder)
+    assert outcome.status == "succeeded" and outcome.counts.created == 20
+
+
+async def test_reader_warnings_are_kept_on_the_run(service, district, small_roster, tmp_path):
+    target = users_csv_rows(service, small_roster)[0]["sourcedId"]
+    coach = rewrite_users(small_roster, tmp_path / "coach.zip",
+                          lambda row: {**row, "role": "Coach"} if row["sourcedId"] == target else row)
+    run = await service.import_roster(district, coach)
+    assert any("Coach" in w and "staff" in w for w in run["warnings"])
+    assert (await service.user(district, target))["role"] == "staff"

@@ -104,6 +104,7 @@ sis_import_run = Table(
     Column("counts", JSONB),
     Column("errors", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("error_count", Integer, nullable=False, server_default=text("0")),
+    Column("warnings", JSONB, nullable=False, server_default=text("'[]'::jsonb")),  # migration 0003
     Column("failure", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),

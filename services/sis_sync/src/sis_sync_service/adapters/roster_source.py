@@ -83,8 +83,8 @@ class RosterSource:
         return _mode(getattr(self.roster, "file_modes", None), "orgs") != "delta"
 
     @property
-    def warnings(self) -> list:
-        return list(getattr(self.roster, "warnings", None) or [])
+    def warnings(self) -> list[str]:
+        return [str(w) for w in getattr(self.roster, "warnings", None) or []]
 
     def estimate_user_rows(self) -> int:
         """users.csv's physical lines minus the header, for the progress total. A byte count, much

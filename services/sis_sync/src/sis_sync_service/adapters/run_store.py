@@ -72,13 +72,12 @@ async def set_progress(conn: asyncpg.Connection, run_id: UUID, *, phase: str, ro
 
 
 async def mark_succeeded(conn: asyncpg.Connection, run_id: UUID, *, counts: dict, errors: list[dict],
-                         error_count: int, rows_done: int) -> None:
+                         error_count: int, rows_done: int, warnings: list[str]) -> None:
     await conn.execute(
         """UPDATE sis_import_run SET status = 'succeeded', phase = 'done', counts = $2::jsonb, errors = $3::jsonb,
-               error_count = $4, rows_done = $5, rows_total = $5,
-               finished_at = now()
+               error_count = $4, rows_done = $5, rows_total = $5, warnings = $6::jsonb, finished_at = now()
            WHERE id = $1""",
-        run_id, json.dumps(counts), json.dumps(errors), error_count, rows_done)
+        run_id, json.dumps(counts), json.dumps(errors), error_count, rows_done, json.dumps(warnings))
 
 
 async def mark_failed(conn: asyncpg.Connection, run_id: UUID, failure: str, *, errors: list[dict] | None = None,

@@ -35,6 +35,7 @@ from ..domain.sync_rules import Counts, mass_deactivation_refusal
 log = get_logger(__name__)
 
 BATCH_ROWS = 5000
+MAX_WARNINGS = 100
 Progress = Callable[[str, int, int | None], Awaitable[None] | None]
 
 
@@ -217,7 +218,8 @@ class ImportPipeline:
                 rejected=errors.total,
             )
             await run_store.mark_succeeded(conn, run.run_id, counts=counts.as_dict(), errors=errors.items,
-                                           error_count=errors.total, rows_done=rows)
+                                           error_count=errors.total, rows_done=rows,
+                                           warnings=roster.warnings[:MAX_WARNINGS])
             await add_events_asyncpg(conn, [SisSyncCompleted(
                 district_id=district_id, run_id=run.run_id, status="succeeded",
                 counts=SyncCounts(**counts.as_dict()))], cid)
