@@ -89,6 +89,13 @@ class Harness:
     async def db(self) -> asyncpg.Connection:
         return await asyncpg.connect(asyncpg_dsn(self.settings.database_url))
 
+    async def outbox_empty(self) -> bool:
+        conn = await self.db()
+        try:
+            return await conn.fetchval("SELECT count(*) FROM outbox_message") == 0
+        finally:
+            await conn.close()
+
     async def directory_snapshot(self) -> list:
         """Every directory row and school, to compare before/after a run that must change nothing."""
         conn = await self.db()
@@ -109,11 +116,13 @@ class Harness:
                                  message_id=str(event.event_id), content_type="application/json"),
                 routing_key=event.event_name)
 
-    async def publish_settings(self, district: str, auto_update: bool, version: int) -> None:
-        await self.publish(DistrictSettingsChanged(
+    async def publish_settings(self, district: str, auto_update: bool, version: int) -> DistrictSettingsChanged:
+        event = DistrictSettingsChanged(
             district_id=district, version=version,
             settings=DistrictSettings(district_id=district, version=version,
-                                      sis_sync=SisSyncSettings(contact_details_auto_update=auto_update))))
+                                      sis_sync=SisSyncSettings(contact_details_auto_update=auto_update)))
+        await self.publish(event)
+        return event
 
     async def set_contact_auto_update(self, district: str, on: bool, version: int) -> None:
         """Publish the district's settings and wait until the projection holds this version."""
@@ -155,30 +164,45 @@ class Harness:
             return {name: zf.read(name) for name in zf.namelist()}
 
 
-@pytest_asyncio.fixture
-async def make_service(database_factory, rabbitmq_url, topology, tmp_path):
-    """Builds a running service; keyword arguments override settings."""
-    stack = []
+@pytest_asyncio.fixture(scope="module")
+async def module_database(database_factory) -> str:
+    """One migrated database per test module: tests use districts of their own, so they share it."""
+    url = await database_factory("sis")
+    await upgrade(SERVICE_DIR, url)
+    return url
 
-    async def make(**overrides) -> Harness:
-        url = await database_factory("sis")
-        await upgrade(SERVICE_DIR, url)
+
+@pytest_asyncio.fixture
+async def make_service(database_factory, module_database, rabbitmq_url, topology, tmp_path):
+    """Builds a running service (on the module's database, or a new one with fresh=True);
+    keyword arguments override settings."""
+    harnesses: list[Harness] = []
+
+    async def make(fresh: bool = False, **overrides) -> Harness:
+        url = module_database
+        if fresh:
+            url = await database_factory("sis")
+            await upgrade(SERVICE_DIR, url)
         settings = Settings(**{"database_url": url, "rabbitmq_url": rabbitmq_url,
                                "events_namespace": topology.namespace, "outbox_poll_seconds": 0.2,
                                "upload_dir": tmp_path / "uploads", **overrides})
         app = create_app(settings)
         runtime = app.state.container.runtime
-        lifespan = runtime.lifespan(app)
-        await lifespan.__aenter__()
-        stack.append(lifespan)
+        await runtime.start()
+        harness = Harness(app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                                                 timeout=60), settings, rabbitmq_url, topology.exchange)
+        harnesses.append(harness)
         await wait_until(lambda: runtime.broker_started and runtime.relay.connected, message="service started")
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=60)
-        stack.append(client)
-        return Harness(app, client, settings, rabbitmq_url, topology.exchange)
+        return harness
 
     yield make
-    for item in reversed(stack):
-        await item.__aexit__(None, None, None)
+    for harness in reversed(harnesses):
+        await harness.container.runner.wait_idle()
+        # Publish everything this test wrote before stopping, so the next test's relay (same
+        # database, other namespace) never sees it.
+        await wait_until(harness.outbox_empty, timeout=20, message="the outbox drained")
+        await harness.client.aclose()
+        await harness.container.runtime.stop()
 
 
 @pytest_asyncio.fixture

@@ -83,7 +83,7 @@ async def test_a_replay_request_republishes_the_district_at_its_current_versions
 async def test_a_service_starting_without_district_settings_asks_for_a_settings_replay(make_service, rabbitmq_url,
                                                                                        topology):
     async with EventSpy(rabbitmq_url, topology.exchange, ["settings.replay.requested"]) as spy:
-        await make_service()
+        await make_service(fresh=True)  # an empty settings projection
         [request] = await spy.wait_for(1)
     event = SettingsReplayRequested.model_validate_json(request.body)
     assert event.requested_by == "sis_sync" and event.district_id is None
