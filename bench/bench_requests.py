@@ -149,12 +149,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def backend_cpu_seconds(admin: asyncpg.Connection, database: str) -> float:
+    """CPU of the PostgreSQL backends serving one database (its pools stay connected)."""
+    total = 0.0
+    for row in await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database):
+        with contextlib.suppress(OSError, IndexError):
+            total += cpu_seconds(row["pid"])
+    return total
+
+
 def summary(load: Load, seconds: float) -> dict:
     ms = sorted(x * 1000 for x in load.latencies)
     return {"rps": len(ms) / seconds, "p50": pct(ms, 0.5), "p99": pct(ms, 0.99), "statuses": load.statuses}
 
 
 # --- setup --------------------------------------------------------------------------------------
+def make_url_db(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database
+
+
 def dsn_of(url: str) -> str:
     from pur_kit.db import asyncpg_dsn
 
@@ -330,17 +345,23 @@ async def main() -> None:
 
         results = {"ceiling": [], "service": []}
         pids = {"ceiling": procs[1].pid, "service": procs[0].pid}
+        databases = {"ceiling": make_url_db(ceiling_url), "service": make_url_db(service_url)}
+        admin = await asyncpg.connect(dsn_of(ADMIN_URL))
         for round_no in range(args.rounds):
             for name, port, make in (("ceiling", ceiling_port, ceiling_item), ("service", service_port, submission)):
                 cpu_before, wall_before = cpu_seconds(pids[name]), time.perf_counter()
+                db_before = await backend_cpu_seconds(admin, databases[name])
                 load, seconds = await run_load(port, make, args.connections, args.seconds)
                 cpu_used, wall = cpu_seconds(pids[name]) - cpu_before, time.perf_counter() - wall_before
+                db_used = await backend_cpu_seconds(admin, databases[name]) - db_before
                 s = summary(load, seconds)
-                s["cpu_ms"] = cpu_used / (s["rps"] * wall) * 1000 if s["rps"] else 0.0
+                done = s["rps"] * wall
+                s["cpu_ms"] = cpu_used / done * 1000 if done else 0.0
+                s["db_ms"] = db_used / done * 1000 if done else 0.0
                 results[name].append(s)
                 print(f"round {round_no + 1} {name:<8} {s['rps']:7,.0f} req/s  p50 {s['p50']:6.1f} ms  "
-                      f"p99 {s['p99']:6.1f} ms  server CPU {s['cpu_ms']:.2f} ms/req ({cpu_used / wall:.0%} of a core)"
-                      f"  statuses {s['statuses']}")
+                      f"p99 {s['p99']:6.1f} ms  CPU/req: server {s['cpu_ms']:.2f} ms ({cpu_used / wall:.0%} of a core), "
+                      f"PostgreSQL {s['db_ms']:.2f} ms  statuses {s['statuses']}")
                 await asyncio.sleep(1.0)  # let the relay drain before the next round
         ceiling = statistics.median(r["rps"] for r in results["ceiling"])
         service = statistics.median(r["rps"] for r in results["service"])
@@ -348,10 +369,11 @@ async def main() -> None:
         p50 = statistics.median(r["p50"] for r in results["service"])
         print(f"SUBMISSIONS (median of {args.rounds}): service {service:,.0f} req/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms), "
               f"ceiling {ceiling:,.0f} req/s, ratio {service / ceiling:.2f} (target >= 0.50, p99 < 100 ms)")
-        cpu_service = statistics.median(r["cpu_ms"] for r in results["service"])
-        cpu_ceiling = statistics.median(r["cpu_ms"] for r in results["ceiling"])
-        print(f"  server process CPU per request: service {cpu_service:.2f} ms (HTTP, auth, rules, 2 DB round trips, "
-              f"outbox relay, access log), ceiling {cpu_ceiling:.2f} ms")
+        await admin.close()
+        med = {name: {k: statistics.median(r[k] for r in rs) for k in ("cpu_ms", "db_ms")} for name, rs in results.items()}
+        print(f"  CPU per request: service process {med['service']['cpu_ms']:.2f} ms (HTTP, auth, rules, 2 round trips, "
+              f"outbox relay, access log) + PostgreSQL {med['service']['db_ms']:.2f} ms; "
+              f"ceiling {med['ceiling']['cpu_ms']:.2f} ms + PostgreSQL {med['ceiling']['db_ms']:.2f} ms")
         submitted = await channel.declare_queue(f"{namespace}.sink", passive=True)
         print(f"  events published by the relay into the bound queue: {submitted.declaration_result.message_count:,}")
 

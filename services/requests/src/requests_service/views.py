@@ -68,40 +68,42 @@ def _like_pattern(q: str) -> str:
 
 
 def _page_sql(query: ListQuery) -> tuple[str, list]:
-    """The statement selecting one page of request ids, in order, and its parameters."""
+    """The statement selecting one page of request ids, in order, and its parameters.
+
+    Each (status) or (school, status) slice is walked newest-first through its index and stops
+    after `limit` rows; the slices are merged. A name search adds its filter inside each slice, so
+    the planner can either walk the slice with the filter (a common name: a few hundred rows to find
+    50) or start from the trigram index (a rare name) — see `list_requests` for the custom plans.
+    """
     params: list = [query.district_id, STATUSES[query.status], query.limit]
+    after = ""
     if query.cursor is not None:
         params += [query.cursor.submitted_at, query.cursor.id]
+        after = " AND ({t}.submitted_at, {t}.{id}) < ($4, $5)"
+    name = ""
     if query.q:
-        # Search: the trigram index finds the matching names; the page is sorted from those.
         params.append(_like_pattern(query.q))
-        where = [f"district_id = $1", "status = ANY($2::text[])", f"requester_name ILIKE ${len(params)}"]
-        if query.school_ids is not None:
-            params.append(query.school_ids)
-            where.append(f"school_ids && ${len(params)}::text[]")
-        if query.cursor is not None:
-            where.append("(submitted_at, id) < ($4, $5)")
-        return (f"SELECT id, submitted_at FROM request WHERE {' AND '.join(where)} "
-                "ORDER BY submitted_at DESC, id DESC LIMIT $3"), params
-    after = " AND (submitted_at, {id}) < ($4, $5)" if query.cursor is not None else ""
+        name = f" AND r.requester_name ILIKE ${len(params)}"
     if query.school_ids is None:
-        # One backward index range scan per status, merged: (district_id, status, submitted_at, id).
+        # (district_id, status, submitted_at, id), one backward range scan per status.
         return (f"""SELECT p.id, p.submitted_at FROM unnest($2::text[]) AS st(status)
 CROSS JOIN LATERAL (
-    SELECT id, submitted_at FROM request
-    WHERE district_id = $1 AND status = st.status{after.format(id='id')}
-    ORDER BY submitted_at DESC, id DESC LIMIT $3) AS p
+    SELECT r.id, r.submitted_at FROM request r
+    WHERE r.district_id = $1 AND r.status = st.status{after.format(t="r", id="id")}{name}
+    ORDER BY r.submitted_at DESC, r.id DESC LIMIT $3) AS p
 ORDER BY p.submitted_at DESC, p.id DESC LIMIT $3"""), params
-    # One backward range scan per (school, status) of request_school, merged and de-duplicated
-    # (a requester in two of the manager's schools has two index rows for one request).
+    # request_school (district_id, school_id, status, submitted_at, request_id), one backward range
+    # scan per (school, status), de-duplicated: a requester in two of the schools has two rows.
     params.append(query.school_ids)
-    return (f"""SELECT DISTINCT p.request_id AS id, p.submitted_at
+    join = " JOIN request r ON r.id = rs.request_id" if name else ""
+    return (f"""SELECT DISTINCT p.id, p.submitted_at
 FROM unnest(${len(params)}::text[]) AS sc(school_id) CROSS JOIN unnest($2::text[]) AS st(status)
 CROSS JOIN LATERAL (
-    SELECT request_id, submitted_at FROM request_school
-    WHERE district_id = $1 AND school_id = sc.school_id AND status = st.status{after.format(id='request_id')}
-    ORDER BY submitted_at DESC, request_id DESC LIMIT $3) AS p
-ORDER BY p.submitted_at DESC, p.request_id DESC LIMIT $3"""), params
+    SELECT rs.request_id AS id, rs.submitted_at FROM request_school rs{join}
+    WHERE rs.district_id = $1 AND rs.school_id = sc.school_id AND rs.status = st.status\
+{after.format(t="rs", id="request_id")}{name}
+    ORDER BY rs.submitted_at DESC, rs.request_id DESC LIMIT $3) AS p
+ORDER BY p.submitted_at DESC, p.id DESC LIMIT $3"""), params
 
 
 def scoped_query(viewer: Viewer, *, status: str = "new", school_id: str | None = None, q: str | None = None,
@@ -123,10 +125,18 @@ async def list_requests(conn: asyncpg.Connection, query: ListQuery) -> tuple[lis
     if query.school_ids == []:
         return [], None
     page_sql, params = _page_sql(query)
-    rows = await conn.fetch(f"""WITH page AS ({page_sql})
+    sql = f"""WITH page AS ({page_sql})
 SELECT {_COLUMNS} FROM page JOIN request r ON r.id = page.id
 LEFT JOIN directory_user u ON u.id = r.requester_id
-ORDER BY r.submitted_at DESC, r.id DESC""", *params)
+ORDER BY r.submitted_at DESC, r.id DESC"""
+    if query.q:
+        # Whether to walk the tab or start from the trigram index depends on how common the name
+        # fragment is; a cached generic plan cannot know, so searches are planned per execution.
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            rows = await conn.fetch(sql, *params)
+    else:
+        rows = await conn.fetch(sql, *params)
     following = Cursor(rows[-1]["submitted_at"], rows[-1]["id"]) if len(rows) == query.limit else None
     return rows, following
 
