@@ -63,14 +63,20 @@ STATEMENTS = [
     # A directory update of a requester refreshes the name and schools on their requests.
     "CREATE INDEX ix_request_requester_id ON request (requester_id)",
     # School scope: one row per (New request, school of its requester); rows leave when it is done.
+    # `shared`: the request has several schools, so a manager of two of them must count it once.
     """CREATE TABLE request_school (
         request_id uuid NOT NULL,
         school_id varchar(255) NOT NULL,
         district_id varchar(64) NOT NULL,
         submitted_at timestamptz NOT NULL,
+        shared boolean NOT NULL,
         CONSTRAINT pk_request_school PRIMARY KEY (request_id, school_id))""",
+    # Count, oldest and newest-N of a school's New requests from the index alone.
     """CREATE INDEX ix_request_school_district_id_school_id_submitted_at
-        ON request_school (district_id, school_id, submitted_at DESC, request_id DESC)""",
+        ON request_school (district_id, school_id, submitted_at DESC, request_id DESC) INCLUDE (shared)""",
+    # Requests at several schools: how many a multi-school manager would otherwise count twice.
+    """CREATE INDEX ix_request_school_district_id_school_id_shared
+        ON request_school (district_id, school_id, request_id) WHERE shared""",
     """CREATE TABLE digest_run (
         id uuid PRIMARY KEY,
         district_id varchar(64) NOT NULL,

@@ -27,23 +27,34 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def build_runner(settings: Settings, clock: Callable[[], datetime] = system_clock,
+                 owner: str | None = None) -> DigestRunner:
+    """The run machinery alone (run pool, SMTP pool, templates): what the CLI needs."""
+    return DigestRunner(
+        Database(settings.database_url, settings.run_pool_size),
+        Mailer(SmtpOptions.from_settings(settings), settings.smtp_connections),
+        DigestRenderer(settings.mail_from, Links(settings.public_base_url, settings.settings_public_url)),
+        clock=clock, owner=owner or process_owner(),
+        policy=RetryPolicy(settings.max_attempts, timedelta(seconds=settings.retry_backoff_seconds),
+                           timedelta(seconds=settings.retry_backoff_max_seconds)),
+        max_listed=settings.max_listed_requests, concurrency=settings.send_concurrency,
+        claim_timeout=timedelta(seconds=settings.claim_timeout_seconds),
+        run_lease=timedelta(seconds=settings.run_lease_seconds),
+    )
+
+
+def process_owner() -> str:
+    """Names this process in run leases (which replica holds a district's scheduled run)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class DigestRuntime(ServiceRuntime):
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = system_clock) -> None:
         super().__init__(settings, SERVICE)
         self.clock = clock
-        # Names this process in run leases (which replica holds a district's scheduled run).
-        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.db = Database(settings.database_url, settings.run_pool_size)
-        self.mailer = Mailer(SmtpOptions.from_settings(settings), settings.smtp_connections)
-        self.renderer = DigestRenderer(settings.mail_from, Links(settings.public_base_url, settings.settings_public_url))
-        self.runner = DigestRunner(
-            self.db, self.mailer, self.renderer, clock=clock, owner=self.owner,
-            policy=RetryPolicy(settings.max_attempts, timedelta(seconds=settings.retry_backoff_seconds),
-                               timedelta(seconds=settings.retry_backoff_max_seconds)),
-            max_listed=settings.max_listed_requests, concurrency=settings.send_concurrency,
-            claim_timeout=timedelta(seconds=settings.claim_timeout_seconds),
-            run_lease=timedelta(seconds=settings.run_lease_seconds),
-        )
+        self.owner = process_owner()
+        self.runner = build_runner(settings, clock, self.owner)
+        self.db, self.mailer, self.renderer = self.runner.db, self.runner.mailer, self.runner.renderer
         self.scheduler = Scheduler(
             self.db, self.runner, clock=clock, owner=self.owner, grace=timedelta(hours=settings.grace_hours),
             run_lease=timedelta(seconds=settings.run_lease_seconds), tick_seconds=settings.scheduler_tick_seconds,

@@ -46,7 +46,7 @@ class Settings(ServiceSettings):
     retry_backoff_seconds: float = Field(60.0, gt=0)       # doubled at each attempt
     retry_backoff_max_seconds: float = Field(3600.0, gt=0)
     # An email lists the newest N requests and counts the rest ("and 120 more").
-    max_listed_requests: int = Field(50, ge=1, le=1000)
+    max_listed_requests: int = Field(25, ge=1, le=1000)
     # Recipients handled concurrently by a run (each holds one database connection).
     send_concurrency: int = Field(4, ge=1, le=64)
     run_pool_size: int = Field(8, ge=2)

@@ -262,7 +262,7 @@ def new_district() -> str:
 
 def digest_settings(url: str, rabbitmq_url: str, topology, smtp_port: int, **overrides) -> Settings:
     values = dict(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
-                  smtp_port=smtp_port, scheduler_enabled=False, db_pool_size=3, run_pool_size=6,
+                  smtp_port=smtp_port, scheduler_enabled=False, db_pool_size=3, run_pool_size=4,
                   outbox_poll_seconds=1.0, consumer_retry_delay_ms=100, smtp_connections=2, send_concurrency=2,
                   retry_backoff_seconds=60, public_base_url="http://requests.test",
                   settings_public_url="http://settings.test")
@@ -341,3 +341,11 @@ async def cast(svc):
     await w.settle()
     await w.mark_done(people.req_done)
     return people
+
+
+@pytest.fixture
+def harness():
+    """The helpers above, for tests that build their own instances (replicas, restarts)."""
+    return SimpleNamespace(FakeClock=FakeClock, World=World, Mailbox=Mailbox, smtp_server=smtp_server,
+                           digest_settings=digest_settings, running=running, headers_for=headers_for,
+                           new_district=new_district)

@@ -53,3 +53,17 @@ def test_ages_read_naturally():
     assert describe_age(timedelta(hours=1, minutes=5)) == "1 hour"
     assert describe_age(timedelta(seconds=20)) == "1 minute"
     assert describe_age(None) == "-"
+
+
+def test_a_manager_of_several_schools_sees_the_union_of_their_schools_each_request_once():
+    from digest_service.domain.digest import union_view
+
+    shared = line(3)                        # a pupil at both schools: in both schools' views
+    a = ScopeView(total_open=4, oldest_submitted_at=NOW - timedelta(days=4), newest=(line(1), shared, line(5)),
+                  shared=1)
+    b = ScopeView(total_open=3, oldest_submitted_at=NOW - timedelta(days=9), newest=(line(2), shared, line(4)),
+                  shared=1)
+    union = union_view([a, b], overlap=1, limit=4)
+    assert union.total_open == 6 and union.oldest_submitted_at == NOW - timedelta(days=9)
+    hours = [(NOW - r.submitted_at) / timedelta(hours=1) for r in union.newest]
+    assert hours == [1, 2, 3, 4] and [r.id for r in union.newest].count(shared.id) == 1

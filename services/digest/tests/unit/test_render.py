@@ -56,13 +56,13 @@ def test_each_request_shows_requester_school_local_time_field_names_and_the_appl
         assert "Sun Mar 8, 2026 11:05 EDT" in part                     # 15:05 UTC, after spring forward
         assert "Fri Mar 6, 2026 09:00 EST" in part
         assert "email, SMS number" in part and "given name" in part
-        assert "Appears applied in SIS" in part
+        assert "appears applied in sis" in part.lower()
         assert "https://requests.example/manage-requests?tab=new" in part
         assert "Users Manager permission in springfield" in part
         assert "https://settings.example/districts/springfield/settings" in part
         assert "waiting 2 days" in part
-        for request_id in rendered.request_ids:
-            assert f"https://requests.example/manage-requests/{request_id}" in part
+    for request_id in rendered.request_ids:   # each row links to the request's details
+        assert f'href="https://requests.example/manage-requests/{request_id}"' in rendered.html
 
 
 def test_the_html_part_escapes_names_and_the_text_part_keeps_them_verbatim():
@@ -88,3 +88,15 @@ def test_the_headline_mentions_new_requests_after_the_first_digest():
 def test_an_unusable_address_is_refused_before_anything_is_claimed(address):
     with pytest.raises(InvalidAddress):
         render(content(email_address=address))
+
+
+def test_names_outside_ascii_survive_headers_and_bodies():
+    c = content(requester="Zo\u00eb \u00d6zt\u00fcrk")
+    c = DigestContent(c.recipient.__class__(**{**{f: getattr(c.recipient, f) for f in c.recipient.__slots__},
+                                               "given_name": "J\u00fcrgen", "family_name": "M\u00fcller"}),
+                      c.local_date, c.as_of, c.total_open, c.new_since_last, c.oldest_submitted_at, c.requests)
+    rendered, msg = render(c)
+    assert rendered.data.isascii()                      # 7-bit on the wire: quoted-printable, RFC 2047
+    assert msg["To"].addresses[0].display_name == "J\u00fcrgen M\u00fcller"
+    assert "Zo\u00eb \u00d6zt\u00fcrk" in msg.get_body(("plain",)).get_content()
+    assert "Hello J\u00fcrgen," in msg.get_body(("html",)).get_content()

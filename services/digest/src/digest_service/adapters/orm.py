@@ -72,6 +72,7 @@ request_school = Table(
     Column("school_id", String(255), primary_key=True),
     Column("district_id", String(64), nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("shared", Boolean, nullable=False),   # the request has several schools
 )
 
 # --- what this service owns ----------------------------------------------------------------

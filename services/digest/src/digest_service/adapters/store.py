@@ -1,9 +1,9 @@
-"""The statements of digest runs (asyncpg): recipients, the per-scope selection, claims, outcomes,
-retries, stale claims and the scheduled-run lease.
+"""The statements of digest runs (asyncpg): recipients, the selection, claims, outcomes, retries,
+stale claims and the scheduled-run lease.
 
-Selection is set-based and per scope, never "load every request, filter per person": a scope's
-count and oldest request come from an aggregate over an index, its newest N requests from an
-index walk (`LIMIT`), and recipients with the same scope share one selection within a run.
+Selection is set-based, never "load every request, filter per person": the district's and each
+school's count and oldest request come from an aggregate over an index, their newest N requests
+from an index walk (`LIMIT`); service_layer/selection.py combines them per recipient scope.
 """
 from __future__ import annotations
 
@@ -70,19 +70,17 @@ DISTRICT_NEWEST = f"""SELECT {_LINE} FROM request r WHERE r.district_id = $1 AND
                       ORDER BY r.submitted_at DESC, r.id DESC LIMIT $2"""
 DISTRICT_NEW_SINCE = """SELECT count(*) FROM request
                         WHERE district_id = $1 AND status = 'new' AND submitted_at > $2"""
-# A request of a pupil at two of the manager's schools has two index rows: count it once.
-SCHOOLS_TOTALS = """SELECT count(DISTINCT request_id) AS total, min(submitted_at) AS oldest
-                    FROM request_school WHERE district_id = $1 AND school_id = ANY($2::text[])"""
-ONE_SCHOOL_TOTALS = """SELECT count(*) AS total, min(submitted_at) AS oldest
-                       FROM request_school WHERE district_id = $1 AND school_id = ($2::text[])[1]"""
-# Newest N of each school (an index walk each), then the newest N of their union.
-SCHOOLS_NEWEST = f"""SELECT {_LINE} FROM request r WHERE r.id IN (
-        SELECT top.request_id FROM unnest($2::text[]) AS s(school_id)
-        CROSS JOIN LATERAL (SELECT rs.request_id FROM request_school rs
-                            WHERE rs.district_id = $1 AND rs.school_id = s.school_id
-                            ORDER BY rs.submitted_at DESC, rs.request_id DESC LIMIT $3) AS top)
-    AND r.status = 'new' ORDER BY r.submitted_at DESC, r.id DESC LIMIT $3"""
-SCHOOLS_NEW_SINCE = """SELECT count(DISTINCT request_id) FROM request_school
+SCHOOL_TOTALS = """SELECT count(*) AS total, min(submitted_at) AS oldest, count(*) FILTER (WHERE shared) AS shared
+                   FROM request_school WHERE district_id = $1 AND school_id = $2"""
+SCHOOL_NEWEST = f"""SELECT {_LINE} FROM request_school rs JOIN request r ON r.id = rs.request_id
+                    WHERE rs.district_id = $1 AND rs.school_id = $2
+                    ORDER BY rs.submitted_at DESC, rs.request_id DESC LIMIT $3"""
+# Requests at several of the given schools are counted once per school by the per-school totals:
+# this is how many times too many (only `shared` rows can repeat).
+SHARED_OVERLAP = """SELECT count(*) - count(DISTINCT request_id) FROM request_school
+                    WHERE district_id = $1 AND school_id = ANY($2::text[]) AND shared"""
+SCHOOLS_NEW_SINCE = """SELECT count(*) FILTER (WHERE NOT shared) + count(DISTINCT request_id) FILTER (WHERE shared)
+                       FROM request_school
                        WHERE district_id = $1 AND school_id = ANY($2::text[]) AND submitted_at > $3"""
 
 
@@ -94,18 +92,20 @@ def _line(row) -> RequestLine:
     )
 
 
-async def scope_view(conn: asyncpg.Connection, district_id: str, scope_key: tuple, limit: int) -> ScopeView:
-    if scope_key[0] == "district":
-        totals = await conn.fetchrow(DISTRICT_TOTALS, district_id)
-        rows = await conn.fetch(DISTRICT_NEWEST, district_id, limit) if totals["total"] else []
-    else:
-        schools = list(scope_key[1:])
-        if not schools:
-            return ScopeView(0, None, ())
-        totals = await conn.fetchrow(ONE_SCHOOL_TOTALS if len(schools) == 1 else SCHOOLS_TOTALS,
-                                     district_id, schools)
-        rows = await conn.fetch(SCHOOLS_NEWEST, district_id, schools, limit) if totals["total"] else []
+async def district_view(conn: asyncpg.Connection, district_id: str, limit: int) -> ScopeView:
+    totals = await conn.fetchrow(DISTRICT_TOTALS, district_id)
+    rows = await conn.fetch(DISTRICT_NEWEST, district_id, limit) if totals["total"] else []
     return ScopeView(totals["total"], totals["oldest"], tuple(_line(r) for r in rows))
+
+
+async def school_view(conn: asyncpg.Connection, district_id: str, school_id: str, limit: int) -> ScopeView:
+    totals = await conn.fetchrow(SCHOOL_TOTALS, district_id, school_id)
+    rows = await conn.fetch(SCHOOL_NEWEST, district_id, school_id, limit) if totals["total"] else []
+    return ScopeView(totals["total"], totals["oldest"], tuple(_line(r) for r in rows), shared=totals["shared"])
+
+
+async def shared_overlap(conn: asyncpg.Connection, district_id: str, school_ids: Sequence[str]) -> int:
+    return await conn.fetchval(SHARED_OVERLAP, district_id, list(school_ids))
 
 
 async def count_new_since(conn: asyncpg.Connection, district_id: str, scope_key: tuple, since: datetime) -> int:
@@ -124,6 +124,9 @@ CLAIM = """INSERT INTO digest_delivery (id, district_id, recipient_id, local_dat
 RECORD = """UPDATE digest_delivery SET status = $2, sent_at = $3, next_attempt_at = $4, last_error = $5,
         request_ids = $6, total_open = $7, new_count = $8, content_as_of = $9, updated_at = $10
     WHERE id = $1 AND status IN ('claimed', 'unknown') RETURNING id"""
+RECORD_WITH_EVENT = f"""WITH recorded AS ({RECORD})
+    INSERT INTO outbox_message (event_id, event_name, routing_key, payload, correlation_id)
+    SELECT $11, $12, $12, $13, $14 FROM recorded"""
 CANCEL = """UPDATE digest_delivery SET status = 'cancelled', next_attempt_at = NULL, last_error = $2,
         updated_at = $3 WHERE id = $1 AND status = 'claimed'"""
 CLAIM_DUE_RETRIES = """UPDATE digest_delivery d
@@ -150,13 +153,15 @@ async def claim(conn: asyncpg.Connection, *, delivery_id: UUID, district_id: str
 async def record_outcome(conn: asyncpg.Connection, delivery_id: UUID, state: NextState, *, now: datetime,
                          request_ids: Sequence[UUID], total_open: int, new_count: int, content_as_of: datetime,
                          event: Event | None = None) -> None:
-    """The attempt's outcome, and (when sent) its `digest.sent` event, in one transaction."""
-    async with conn.transaction():
-        sent_at = now if state.status == "sent" else None
-        updated = await conn.fetchval(RECORD, delivery_id, state.status.value, sent_at, state.next_attempt_at,
-                                      state.error, list(request_ids), total_open, new_count, content_as_of, now)
-        if updated is not None and event is not None:
-            await add_event(conn, event)
+    """The attempt's outcome, and (when sent) its `digest.sent` outbox row: one statement, one transaction."""
+    sent_at = now if state.status == "sent" else None
+    args = (delivery_id, state.status.value, sent_at, state.next_attempt_at, state.error, list(request_ids),
+            total_open, new_count, content_as_of, now)
+    if event is None:
+        await conn.execute(RECORD, *args)
+    else:
+        await conn.execute(RECORD_WITH_EVENT, *args, str(event.event_id), event.event_name,
+                           event.model_dump_json(), current_correlation_id())
 
 
 async def cancel(conn: asyncpg.Connection, delivery_id: UUID, reason: str, now: datetime) -> None:
@@ -169,12 +174,6 @@ async def claim_due_retries(conn: asyncpg.Connection, now: datetime, limit: int)
 
 async def mark_stale_claims_unknown(conn: asyncpg.Connection, cutoff: datetime, now: datetime) -> int:
     return len(await conn.fetch(MARK_STALE_UNKNOWN, cutoff, now))
-
-
-async def add_event(conn: asyncpg.Connection, event: Event) -> None:
-    """The kit's outbox row, written on this asyncpg connection (same columns as pur_kit.outbox)."""
-    await conn.execute(INSERT_OUTBOX, str(event.event_id), event.event_name, event.model_dump_json(),
-                       current_correlation_id())
 
 
 # --- runs ----------------------------------------------------------------------------------

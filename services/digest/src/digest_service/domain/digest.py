@@ -1,6 +1,7 @@
 """What one recipient's digest says: who gets it, which requests it lists, its counts and subject."""
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
@@ -57,6 +58,33 @@ class ScopeView:
     total_open: int
     oldest_submitted_at: datetime | None
     newest: tuple[RequestLine, ...]  # newest first, at most the listing limit
+    shared: int = 0                  # how many of them have several schools (may repeat in a union)
+
+
+EMPTY_VIEW = ScopeView(0, None, ())
+
+
+def union_view(parts: list[ScopeView], overlap: int, limit: int) -> ScopeView:
+    """What a manager of several schools sees, from each school's view.
+
+    The union's newest N are among the schools' newest N (merged, each request once); its total is
+    the schools' totals minus `overlap`, the extra counts of requests at several of those schools.
+    """
+    newest: list[RequestLine] = []
+    seen: set = set()
+    for line in heapq.merge(*(p.newest for p in parts), key=_recency, reverse=True):
+        if line.id not in seen:
+            seen.add(line.id)
+            newest.append(line)
+            if len(newest) == limit:
+                break
+    oldest = min((p.oldest_submitted_at for p in parts if p.oldest_submitted_at is not None), default=None)
+    return ScopeView(sum(p.total_open for p in parts) - overlap, oldest, tuple(newest),
+                     shared=sum(p.shared for p in parts))
+
+
+def _recency(line: RequestLine) -> tuple:
+    return line.submitted_at, line.id
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,18 +31,17 @@ async def run(settings: Settings, district: str | None, day: date | None, dry_ru
     """The same run as `POST /api/v1/digests/run` by the operator; `digest.sent` events wait in the
     outbox until a serving instance's relay publishes them."""
     from ..adapters import store
-    from ..bootstrap import build_runtime
+    from ..bootstrap import build_runner
 
-    runtime = build_runtime(settings)
-    await runtime.db.start()
+    runner = build_runner(settings)
+    await runner.db.start()
     try:
-        async with runtime.db.acquire() as conn:
+        async with runner.db.acquire() as conn:
             districts = [district] if district else [r["district_id"] for r in await conn.fetch(store.ALL_DISTRICTS)]
-        reports = [await runtime.runner.run(d, day, dry_run=dry_run) for d in districts]
+        reports = [await runner.run(d, day, dry_run=dry_run) for d in districts]
     finally:
-        await runtime.mailer.close()
-        await runtime.db.close()
-        await runtime.engine.dispose()
+        await runner.mailer.close()
+        await runner.db.close()
     if dry_run:
         return {"emails": [email for r in reports for email in r.emails]}
     return {"sent": sum(r.sent for r in reports), "skipped": sum(r.skipped for r in reports),

@@ -124,10 +124,12 @@ async def _index_schools(session: AsyncSession, request_id: UUID, district_id: s
                          submitted_at: datetime, schools: list[str]) -> None:
     rs = orm.request_school
     await session.execute(rs.delete().where(rs.c.request_id == request_id))
+    schools = list(dict.fromkeys(schools))
     if status == "new" and schools:
         await session.execute(pg_insert(rs).on_conflict_do_nothing(), [
-            {"request_id": request_id, "school_id": s, "district_id": district_id, "submitted_at": submitted_at}
-            for s in dict.fromkeys(schools)
+            {"request_id": request_id, "school_id": s, "district_id": district_id, "submitted_at": submitted_at,
+             "shared": len(schools) > 1}
+            for s in schools
         ])
 
 

@@ -27,8 +27,9 @@ from ..adapters.db import Database
 from ..adapters.render import DigestRenderer, InvalidAddress
 from ..adapters.smtp import Mailer, OutgoingMail
 from ..domain.delivery import DeliveryStatus, RetryPolicy, after_attempt
-from ..domain.digest import DigestContent, Recipient, ScopeView, new_since_from_listing
+from ..domain.digest import DigestContent, Recipient, new_since_from_listing
 from ..domain.schedule import DigestSchedule, InvalidSchedule, local_date_of
+from .selection import Selection
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
@@ -90,27 +91,6 @@ class District:
         return None
 
 
-class ScopeViews:
-    """Each distinct scope is selected once per run, however many recipients share it."""
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple, asyncio.Future] = {}
-
-    async def get(self, key: tuple, compute: Callable[[], Awaitable[tuple[datetime, ScopeView]]]):
-        entry = self._entries.get(key)
-        if entry is None:
-            entry = asyncio.get_running_loop().create_future()
-            self._entries[key] = entry
-            try:
-                entry.set_result(await compute())
-            except BaseException as exc:
-                del self._entries[key]
-                entry.set_exception(exc)
-                entry.exception()  # retrieved: waiters (if any) re-raise it themselves
-                raise
-        return await entry
-
-
 @dataclass
 class _Run:
     district: District
@@ -119,7 +99,8 @@ class _Run:
     dry_run: bool
     school_names: dict[str, str]
     report: RunReport
-    views: ScopeViews = field(default_factory=ScopeViews)
+    selection: Selection
+    rows: dict = field(default_factory=dict)   # rendered request rows, shared by the run's emails
 
     @property
     def zone(self) -> ZoneInfo:
@@ -172,7 +153,8 @@ class DigestRunner:
             if run_id is None and not dry_run:
                 run_id = uuid4()
                 await store.start_manual_run(conn, run_id, district_id, report.local_date, self.owner, self.clock())
-        run = _Run(district, report.local_date, run_id, dry_run, names, report)
+        run = _Run(district, report.local_date, run_id, dry_run, names, report,
+                   Selection(district_id, self.max_listed, self.clock))
         keeper = asyncio.create_task(self._keep_lease(scheduled_run_id)) if scheduled_run_id else None
         try:
             await self._for_each(recipients, lambda conn, r: self._deliver(conn, run, r))
@@ -227,13 +209,13 @@ class DigestRunner:
             return skip("already_delivered")
         if not recipient.email:
             return skip("no_email")
-        content = await self._content(conn, run.district.district_id, recipient, run.local_date, run.views)
+        content = await self._content(conn, run.district.district_id, recipient, run.local_date, run.selection)
         if content.is_empty:
             return skip("nothing_new")
         delivery_id = uuid4()
         try:
             rendered = self.renderer.render(content, school_names=run.school_names, zone=run.zone,
-                                            delivery_id=delivery_id, now=self.clock())
+                                            delivery_id=delivery_id, now=self.clock(), row_cache=run.rows)
         except InvalidAddress:
             return skip("invalid_email")
         if run.dry_run:
@@ -258,14 +240,9 @@ class DigestRunner:
         return None
 
     async def _content(self, conn, district_id: str, recipient: Recipient, local_date: date,
-                       views: ScopeViews) -> DigestContent:
+                       selection: Selection) -> DigestContent:
         key = recipient.scope_key
-
-        async def select() -> tuple[datetime, ScopeView]:
-            as_of = self.clock()
-            return as_of, await store.scope_view(conn, district_id, key, self.max_listed)
-
-        as_of, view = await views.get(key, select)
+        as_of, view = await selection.view(conn, key)
         new = new_since_from_listing(view, recipient.last_digest_at)
         if new is None:
             new = await store.count_new_since(conn, district_id, key, recipient.last_digest_at)
@@ -308,7 +285,8 @@ class DigestRunner:
         recipient = await store.recipient(conn, row["recipient_id"], row["local_date"])
         if recipient is None or not recipient.email:
             return await store.cancel(conn, row["id"], "no longer an active Users Manager", self.clock())
-        content = await self._content(conn, district.district_id, recipient, row["local_date"], ScopeViews())
+        selection = Selection(district.district_id, self.max_listed, self.clock)
+        content = await self._content(conn, district.district_id, recipient, row["local_date"], selection)
         if content.is_empty:
             return await store.cancel(conn, row["id"], "nothing New any more", self.clock())
         names = await store.school_names(conn, district.district_id)

@@ -1,0 +1,29 @@
+"""`pur-digest run` previews and sends like the API (a real process on the service's database)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+
+async def pur_digest(svc, *args: str) -> dict:
+    env = {**os.environ, "DIGEST_DATABASE_URL": svc.db_url, "DIGEST_SMTP_PORT": str(svc.mailbox.port),
+           "DIGEST_PUBLIC_BASE_URL": "http://requests.test", "DIGEST_LOG_LEVEL": "WARNING"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "digest_service", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+async def test_the_cli_previews_then_sends_once(svc, cast):
+    preview = await pur_digest(svc, "run", "--district", cast.district, "--dry-run")
+    assert {e["to"] for e in preview["emails"]} == {cast.manager_a.email, cast.manager_b.email,
+                                                   cast.district_manager.email}
+    assert svc.mailbox.messages == []
+    sent = await pur_digest(svc, "run", "--district", cast.district)
+    assert sent["sent"] == 3 and len(svc.mailbox.messages) == 3
+    r = await svc.client.post("/api/v1/digests/run", json={"district_id": cast.district}, headers=svc.system)
+    assert r.json()["sent"] == 0 and r.json()["skipped"] == 3 and len(svc.mailbox.messages) == 3
