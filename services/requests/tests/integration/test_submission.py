@@ -161,3 +161,18 @@ async def test_an_older_settings_event_does_not_undo_a_newer_one_and_duplicates_
     assert await w.fetchval("SELECT version FROM district_settings WHERE district_id = $1", d) == 2
     r = await submit(svc, user, {"note": "still enabled"})
     assert r.status_code == 201
+
+
+async def test_personal_values_never_reach_the_logs(svc, cast, capsys):
+    secret_note = "my new partner is Zebediah Q"
+    r = await submit(svc, cast.requester_a, {"changes": {"email": "zebediah.q@example.org",
+                                                         "family_name": "Quux-Zebediah"}, "note": secret_note})
+    assert r.status_code == 201
+    await svc.client.post(f"{API}/{r.json()['id']}/mark-done", headers=svc.headers(cast.manager_a))
+    await svc.client.get(API, params={"q": "Zebediah"}, headers=svc.headers(cast.manager_a))
+    await svc.world.put_user(cast.requester_a, family_name="Quux-Zebediah")
+    out = capsys.readouterr()
+    logged = out.out + out.err
+    assert "http_request" in logged   # the access log ran
+    for value in ("Zebediah", "zebediah", "rita@example.org", "5555550100", "Requester"):
+        assert value not in logged, value
