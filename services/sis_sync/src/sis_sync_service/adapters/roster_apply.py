@@ -1,9 +1,9 @@
 """Set-based application of a staged roster to the directory (PostgreSQL does the diff).
 
 The import pipeline COPYs the parsed rows into temporary tables (`stage_school`, `stage_user`,
-`stage_rejected`), then, inside one transaction: `classify_users` joins the staged users with the
-district's directory once (into `stage_diff`: new / changed / unchanged / deactivated by status),
-and the apply functions write only what differs. Each writing statement also writes the outbox
+`stage_rejected`), then, inside one transaction: `plan_users` joins the staged users with the
+district's directory once, keeping only new, changed and inactive matches in `stage_diff`, and
+counts what the run would do; the apply functions then write only what differs. Each writing statement also writes the outbox
 rows of exactly the rows it changed (event_sql.py). The rules are those of domain/sync_rules.py.
 """
 from __future__ import annotations
@@ -37,19 +37,23 @@ _CHANGED = f"""(u.role, u.given_name, u.family_name, u.school_ids, u.agent_sis_i
     IS DISTINCT FROM
     (st.role, st.given_name, st.family_name, st.school_ids, st.agent_sis_ids, st.active, {EMAIL}, {PHONE}, {SMS})"""
 
+# Only rows that matter are kept: new users, changed ones, and matches of inactive users (so that
+# "active users present in the export" can be counted without a second join).
 _CLASSIFY = f"""
 INSERT INTO stage_diff
 SELECT st.*, u.id, u.active, u.id IS NOT NULL AND {_CHANGED}
 FROM stage_user st
 LEFT JOIN directory_user u ON u.district_id = $1::text AND u.sis_id = st.sis_id
+WHERE u.id IS NULL OR NOT u.active OR {_CHANGED}
 """
 
 _SUMMARY = """
 SELECT
   count(*) FILTER (WHERE user_id IS NULL AND active) AS new,
+  count(*) FILTER (WHERE user_id IS NULL) AS unmatched,
   count(*) FILTER (WHERE changed) AS changed,
   count(*) FILTER (WHERE was_active AND NOT active) AS marked,
-  count(*) FILTER (WHERE was_active) AS present_active,
+  count(*) FILTER (WHERE user_id IS NOT NULL AND NOT was_active) AS matched_inactive,
   (SELECT count(*) FROM directory_user WHERE district_id = $1::text AND active) AS active_users,
   (SELECT count(*) FROM directory_user u JOIN stage_rejected r ON r.sis_id = u.sis_id
     WHERE u.district_id = $1::text AND u.active
@@ -162,11 +166,13 @@ async def contact_auto_update(conn: asyncpg.Connection, district_id: str) -> boo
     return True if value is None else value  # the settings default until the projection knows better
 
 
-async def plan_users(conn: asyncpg.Connection, district_id: str, *, bulk: bool, auto_update: bool) -> Plan:
-    """One join of the staged users with the directory; everything else reads its result."""
+async def plan_users(conn: asyncpg.Connection, district_id: str, *, staged: int, bulk: bool,
+                     auto_update: bool) -> Plan:
+    """One join of the `staged` users with the directory; everything else reads its (small) result."""
     await conn.execute(_CLASSIFY, district_id, auto_update)
     row = await conn.fetchrow(_SUMMARY, district_id)
-    missing = row["active_users"] - row["present_active"] - row["rejected_active"] if bulk else 0
+    present_active = staged - row["unmatched"] - row["matched_inactive"]
+    missing = row["active_users"] - present_active - row["rejected_active"] if bulk else 0
     return Plan(row["new"], row["changed"], row["marked"], missing, row["active_users"])
 
 

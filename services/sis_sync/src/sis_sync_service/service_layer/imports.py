@@ -200,7 +200,8 @@ class ImportPipeline:
         async with conn.transaction():
             await roster_apply.lock_district(conn, district_id, district_name)
             auto_update = await roster_apply.contact_auto_update(conn, district_id)
-            plan = await roster_apply.plan_users(conn, district_id, bulk=roster.users_bulk, auto_update=auto_update)
+            plan = await roster_apply.plan_users(conn, district_id, staged=staged, bulk=roster.users_bulk,
+                                                 auto_update=auto_update)
             timings.lap("plan")
             refusal = mass_deactivation_refusal(plan.active_users, plan.deactivations,
                                                 self.settings.deactivation_threshold, run.forced)
