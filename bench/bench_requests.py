@@ -14,6 +14,8 @@ ceiling in the same run, and Manage Requests list latency with 1,000,000 request
   one request in flight) on uvloop, in this process: it competes for the same 2 cores as the
   servers, PostgreSQL and RabbitMQ, so it is kept as lean as possible (pre-built header bytes, no
   HTTP library). Rounds alternate ceiling/service so both see the same machine noise.
+- Then the service alone at a fixed offered rate of half the ceiling's (open loop, latency counted
+  from each request's scheduled time): the target read as "at 0.5 x ceiling, p99 < 100 ms".
 - Each submission is a different person (random among 2,000 with pre-minted tokens) asking for a
   new phone number, with an Idempotency-Key, as a well-behaved client would send it.
 - Lists: 1,000,000 requests bulk-loaded with COPY (90% done, 10% New, submitted over two years,
@@ -127,6 +129,42 @@ async def run_load(port: int, make_request, connections: int, seconds: float, wa
             writer.close()
 
     await asyncio.gather(*(worker() for _ in range(connections)))
+    return load, seconds
+
+
+async def run_paced(port: int, make_request, connections: int, rate: float, seconds: float,
+                    warmup: float = 1.5) -> tuple[Load, float]:
+    """Open loop: `rate` requests/s spread over the connections on a fixed schedule. Latency is
+    counted from each request's scheduled time, so a server falling behind shows as latency
+    (no coordinated omission), and the achieved rate shows whether it kept up."""
+    load = Load()
+    interval = connections / rate
+    started = time.perf_counter()
+    measure_from, stop_at = started + warmup, started + warmup + seconds
+    completed_in_window = 0
+
+    async def worker(offset: float) -> None:
+        nonlocal completed_in_window
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        due = started + offset
+        try:
+            while due < stop_at:
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                status, _ = await _exchange(reader, writer, make_request())
+                done = time.perf_counter()
+                if measure_from <= done < stop_at:
+                    completed_in_window += 1
+                if due >= measure_from:
+                    load.latencies.append(done - due)
+                    load.statuses[status] = load.statuses.get(status, 0) + 1
+                due += interval
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker(i * interval / connections) for i in range(connections)))
+    load.completed_in_window = completed_in_window
     return load, seconds
 
 
@@ -374,6 +412,16 @@ async def main() -> None:
         print(f"  CPU per request: service process {med['service']['cpu_ms']:.2f} ms (HTTP, auth, rules, 2 round trips, "
               f"outbox relay, access log) + PostgreSQL {med['service']['db_ms']:.2f} ms; "
               f"ceiling {med['ceiling']['cpu_ms']:.2f} ms + PostgreSQL {med['ceiling']['db_ms']:.2f} ms")
+        # The target read as "at half the ceiling's rate, p99 < 100 ms": offered open-loop (and at a
+        # quarter, to show the latency of a service that keeps up).
+        for fraction in (0.25, 0.5):
+            await asyncio.sleep(1.0)
+            rate = ceiling * fraction
+            load, seconds = await run_paced(service_port, submission, args.connections, rate, args.seconds)
+            s = summary(load, seconds)
+            print(f"  service at a fixed offered rate of {fraction} x ceiling = {rate:,.0f} req/s (open loop): "
+                  f"completed {load.completed_in_window / seconds:,.0f} req/s in the window, "
+                  f"p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms  statuses {s['statuses']}")
         submitted = await channel.declare_queue(f"{namespace}.sink", passive=True)
         print(f"  events published by the relay into the bound queue: {submitted.declaration_result.message_count:,}")
 
