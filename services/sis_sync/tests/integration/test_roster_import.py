@@ -196,3 +196,26 @@ async def test_reader_warnings_are_kept_on_the_run(service, district, small_rost
     run = await service.import_roster(district, coach)
     assert any("Coach" in w and "staff" in w for w in run["warnings"])
     assert (await service.user(district, target))["role"] == "staff"
+
+
+async def test_a_delta_users_file_changes_only_its_rows(service, district, small_roster):
+    await service.import_roster(district, small_roster)
+    files = service.read_zip(small_roster)
+    users_name = next(n for n in files if n.lower().endswith("users.csv"))
+    manifest_name = next(n for n in files if n.lower().endswith("manifest.csv"))
+    reader = csv.DictReader(io.StringIO(files[users_name].decode("utf-8-sig")))
+    rows = list(reader)
+    leaving = dict(rows[0], status="tobedeleted", dateLastModified="2026-01-05T10:00:00Z")
+    renamed = dict(rows[1], status="active", familyName="Delta", dateLastModified="2026-01-05T10:00:00Z")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=reader.fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([leaving, renamed])
+    files[users_name] = out.getvalue().encode()
+    files[manifest_name] = files[manifest_name].replace(b"file.users,bulk", b"file.users,delta")
+
+    run = await service.import_roster(district, service.zip_bytes(files))
+    assert run["counts"] == {"created": 0, "updated": 1, "unchanged": 0, "deactivated": 1, "rejected": 0}
+    assert (await service.user(district, rows[0]["sourcedId"]))["active"] is False
+    assert (await service.user(district, rows[1]["sourcedId"]))["family_name"] == "Delta"
+    assert len(await service.users(district, active="true")) == 59  # everyone else untouched
