@@ -1,7 +1,7 @@
 """Digest run of a large district into a local SMTP sink, against raw SMTP sending in the same run.
 
     .venv/bin/python bench/bench_digest.py [--managers 2000] [--requests 100000] [--rounds 3]
-                                           [--connections 4] [--concurrency 8] [--listed N]
+                                           [--connections N] [--concurrency N] [--listed N]
 
 Data (COPY straight into the projection tables of a fresh temporary database, dropped at the end):
 one district, 50 schools, 2,000 Users Managers (~5% district scope, the rest 1-3 schools each) and
@@ -172,9 +172,11 @@ async def main(args) -> int:
         await load(conn, args.managers, args.requests, random.Random(7))
         print(f"loaded {args.managers:,} managers and {args.requests:,} New requests in "
               f"{time.perf_counter() - t:.1f} s")
-        settings = Settings(database_url=url, smtp_port=port, smtp_connections=args.connections,
-                            send_concurrency=args.concurrency, run_pool_size=args.concurrency + 2,
-                            **({"max_listed_requests": args.listed} if args.listed else {}))
+        overrides = {k: v for k, v in (("smtp_connections", args.connections), ("send_concurrency", args.concurrency),
+                                       ("max_listed_requests", args.listed)) if v is not None}
+        if args.concurrency is not None:
+            overrides["run_pool_size"] = args.concurrency + 2
+        settings = Settings(database_url=url, smtp_port=port, **overrides)
         runner = build_runner(settings)
         await runner.db.start()
         try:
@@ -197,7 +199,8 @@ async def main(args) -> int:
         print(f"\nmedian of {args.rounds}: full digest run {statistics.median(runs):.2f} s = {run_rate:.1f} emails/s; "
               f"raw SMTP send {raw_rate:.1f} emails/s; ratio run/raw = {run_rate / raw_rate:.2f}")
         print(f"target >= 200 emails/s: {'met' if run_rate >= 200 else 'NOT met'} "
-              f"({args.connections} SMTP connections, {args.concurrency} recipients in flight)")
+              f"({settings.smtp_connections} SMTP connections, {settings.send_concurrency} recipients in flight, "
+              f"{settings.max_listed_requests} requests listed per email)")
     finally:
         await drop_database(url)
         sink.terminate()
@@ -210,8 +213,8 @@ if __name__ == "__main__":
     parser.add_argument("--managers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=None, help="default: the service's smtp_connections")
+    parser.add_argument("--concurrency", type=int, default=None, help="default: the service's send_concurrency")
     parser.add_argument("--listed", type=int, default=None,
                         help="requests listed per email (default: the service's max_listed_requests)")
     raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -48,5 +48,5 @@ class Settings(ServiceSettings):
     # An email lists the newest N requests and counts the rest ("and 120 more").
     max_listed_requests: int = Field(25, ge=1, le=1000)
     # Recipients handled concurrently by a run (each holds one database connection).
-    send_concurrency: int = Field(4, ge=1, le=64)
-    run_pool_size: int = Field(8, ge=2)
+    send_concurrency: int = Field(8, ge=1, le=64)
+    run_pool_size: int = Field(10, ge=2)   # send_concurrency + a few (scheduler, API, lease)

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from digest_service.adapters import store
 from pur_kit.db import asyncpg_dsn
+from pur_kit.testing import wait_until
 
 
 MONDAY_0730_NY = datetime(2026, 3, 9, 11, 30, tzinfo=UTC)   # 07:30 EDT
@@ -68,48 +69,48 @@ async def test_two_workers_started_together_and_a_restart_send_one_digest_per_pe
         await world.close()
 
 
-class SimulatedCrash(Exception):
-    pass
-
-
 async def test_a_crash_after_sending_but_before_recording_never_sends_again_and_shows_as_unknown(
         digest_db, rabbitmq_url, topology, mailbox, monkeypatch, harness):
     h = harness
     clock = h.FakeClock(MONDAY_0730_NY)
     settings = h.digest_settings(digest_db, rabbitmq_url, topology, mailbox.port, send_concurrency=1,
-                               claim_timeout_seconds=600)
+                                 claim_timeout_seconds=600)
     world = h.World(rabbitmq_url, topology, asyncpg_dsn(digest_db), clock)
     try:
         async with h.running(settings, clock) as first:
-            district, managers = await populate(world, managers=2)
+            district, managers = await populate(world, managers=1)
+            release = asyncio.Event()
 
-            async def die(*args, **kwargs):
-                raise SimulatedCrash  # the process "dies" between the SMTP reply and the database write
+            async def hang(*args, **kwargs):
+                await release.wait()   # the SMTP server said 250; the process never records it
 
-            monkeypatch.setattr(store, "record_outcome", die)
-            with pytest.raises(SimulatedCrash):
-                await first.runtime.scheduler.tick()
-            monkeypatch.undo()
-        assert len(mailbox.messages) == 1                        # it did go out
-        victim = mailbox.messages[0].envelope_to[0]
+            monkeypatch.setattr(store, "record_outcomes", hang)
+            tick = asyncio.create_task(first.runtime.scheduler.tick())
+            await wait_until(lambda: len(mailbox.messages) >= 1, message="a digest sent")
+            tick.cancel()                       # the process dies here
+            with pytest.raises(asyncio.CancelledError):
+                await tick
+            release.set()   # stuck writes (and any still to come) end without writing anything
+        monkeypatch.undo()
+        sent_before_dying = {m.envelope_to[0] for m in mailbox.messages}
         clock.advance(timedelta(minutes=5))
         async with h.running(settings, clock) as restarted:
             # the run's lease is still held by the dead process: a forced run goes ahead anyway
             report = await restarted.runtime.runner.run(district)
-            assert report.sent == 1
+            assert report.sent == len(managers) - len(sent_before_dying)
             assert mailbox.count_by_recipient() == {m.email: 1 for m in managers}   # no second email
             claimed = [r for r in await deliveries(asyncpg_dsn(digest_db), district) if r["status"] == "claimed"]
-            assert len(claimed) == 1
-            # after the claim timeout the scheduler's sweep calls it unknown; it is never resent
+            assert len(claimed) == len(sent_before_dying)
+            # after the claim timeout the scheduler's sweep calls them unknown; they are never resent
             clock.advance(timedelta(minutes=11))
             tick = await restarted.runtime.scheduler.tick()
-            assert tick.unknown == 1
+            assert tick.unknown == len(sent_before_dying)
             admin = await world.user(district, schools=[], admin=True)
             log = (await restarted.client.get("/api/v1/digests", params={"status": "unknown"},
                                               headers=h.headers_for(admin))).json()
-            (entry,) = log["items"]
-            assert entry["recipient"]["id"] == str(next(m.id for m in managers if m.email == victim))
-            assert "claim timed out" in entry["last_error"]
+            by_id = {m.id: m.email for m in managers}
+            assert {by_id[uuid.UUID(e["recipient"]["id"])] for e in log["items"]} == sent_before_dying
+            assert all("claim timed out" in e["last_error"] for e in log["items"])
             clock.advance(timedelta(hours=1))
             await restarted.runtime.scheduler.tick()
             await restarted.runtime.runner.run(district)
@@ -138,6 +139,36 @@ async def test_a_scheduled_run_abandoned_by_a_dead_replica_is_taken_over_after_i
             (run,) = (await instance.runtime.scheduler.tick()).runs           # taken over
             assert run.sent == 2
             assert (await instance.runtime.scheduler.tick()).runs == []       # completed: not again
+        assert mailbox.count_by_recipient() == {m.email: 1 for m in managers}
+    finally:
+        await world.close()
+
+
+async def test_a_recipient_who_hit_an_error_is_served_when_the_scheduled_run_is_taken_up_again(
+        digest_db, rabbitmq_url, topology, mailbox, monkeypatch, harness):
+    h = harness
+    clock = h.FakeClock(MONDAY_0730_NY)
+    settings = h.digest_settings(digest_db, rabbitmq_url, topology, mailbox.port, run_lease_seconds=300)
+    world = h.World(rabbitmq_url, topology, asyncpg_dsn(digest_db), clock)
+    try:
+        async with h.running(settings, clock) as instance:
+            district, managers = await populate(world, managers=3)
+            real_claim, failed_once = store.claim, []
+
+            async def flaky_claim(conn, **kwargs):
+                if not failed_once:
+                    failed_once.append(kwargs["recipient_id"])
+                    raise ConnectionResetError("database connection lost")
+                return await real_claim(conn, **kwargs)
+
+            monkeypatch.setattr(store, "claim", flaky_claim)
+            (run,) = (await instance.runtime.scheduler.tick()).runs
+            assert run.errors == 1 and run.sent == 2
+            assert (await instance.runtime.scheduler.tick()).runs == []    # still leased
+            clock.advance(timedelta(minutes=6))
+            (again,) = (await instance.runtime.scheduler.tick()).runs
+            assert again.sent == 1 and again.errors == 0
+            assert (await instance.runtime.scheduler.tick()).runs == []    # now completed
         assert mailbox.count_by_recipient() == {m.email: 1 for m in managers}
     finally:
         await world.close()

@@ -127,6 +127,19 @@ RECORD = """UPDATE digest_delivery SET status = $2, sent_at = $3, next_attempt_a
 RECORD_WITH_EVENT = f"""WITH recorded AS ({RECORD})
     INSERT INTO outbox_message (event_id, event_name, routing_key, payload, correlation_id)
     SELECT $11, $12, $12, $13, $14 FROM recorded"""
+# Outcomes of a run, many at a time: one transaction, one WAL flush and one outbox notification per
+# batch (a transaction that notifies holds a database-wide lock through its commit).
+RECORD_BATCH = """WITH outcome AS (
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[])
+            AS o(id, status, sent_at, next_attempt_at, last_error)),
+    recorded AS (
+        UPDATE digest_delivery d SET status = o.status, sent_at = o.sent_at, next_attempt_at = o.next_attempt_at,
+            last_error = o.last_error, updated_at = $6
+        FROM outcome o WHERE d.id = o.id AND d.status IN ('claimed', 'unknown') RETURNING d.id)
+    INSERT INTO outbox_message (event_id, event_name, routing_key, payload, correlation_id)
+    SELECT e.event_id, e.event_name, e.event_name, e.payload, $7
+    FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[]) AS e(delivery_id, event_id, event_name, payload)
+    JOIN recorded r ON r.id = e.delivery_id"""
 CANCEL = """UPDATE digest_delivery SET status = 'cancelled', next_attempt_at = NULL, last_error = $2,
         updated_at = $3 WHERE id = $1 AND status = 'claimed'"""
 CLAIM_DUE_RETRIES = """UPDATE digest_delivery d
@@ -162,6 +175,23 @@ async def record_outcome(conn: asyncpg.Connection, delivery_id: UUID, state: Nex
     else:
         await conn.execute(RECORD_WITH_EVENT, *args, str(event.event_id), event.event_name,
                            event.model_dump_json(), current_correlation_id())
+
+
+async def record_outcomes(conn: asyncpg.Connection,
+                          outcomes: Sequence[tuple[UUID, NextState, datetime, Event | None]], now: datetime) -> None:
+    """Outcomes (delivery, state, when, event) of first attempts, whose content was stored with the
+    claim, and the `digest.sent` events of those sent, in one statement: each delivery's status and
+    its event commit together."""
+    events = [(delivery_id, event) for delivery_id, _, _, event in outcomes if event is not None]
+    await conn.execute(
+        RECORD_BATCH,
+        [o[0] for o in outcomes], [o[1].status.value for o in outcomes],
+        [o[2] if o[1].status == "sent" else None for o in outcomes],
+        [o[1].next_attempt_at for o in outcomes], [o[1].error for o in outcomes], now,
+        current_correlation_id(),
+        [d for d, _ in events], [str(e.event_id) for _, e in events], [e.event_name for _, e in events],
+        [e.model_dump_json() for _, e in events],
+    )
 
 
 async def cancel(conn: asyncpg.Connection, delivery_id: UUID, reason: str, now: datetime) -> None:

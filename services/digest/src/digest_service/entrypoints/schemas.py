@@ -51,6 +51,7 @@ class DistrictRun(BaseModel):
     skipped: int
     retrying: int
     failed: int
+    errors: int = Field(description="recipients not handled because of an unexpected error")
     deliveries: list[DeliveryOutcome]
 
 

@@ -2,7 +2,7 @@
 claims a dead process left behind.
 
 Per recipient: select (per scope, shared within the run) → render → **claim (committed)** → send →
-record the outcome (and `digest.sent` through the outbox) in one transaction. The claim is the
+record the outcome with its `digest.sent` outbox row (batched, recording.py). The claim is the
 unique (recipient, local date) row, so replicas, restarts and manual runs can never send twice;
 a claim whose outcome was never recorded becomes 'unknown' and is not sent again.
 """
@@ -26,9 +26,10 @@ from ..adapters import store
 from ..adapters.db import Database
 from ..adapters.render import DigestRenderer, InvalidAddress
 from ..adapters.smtp import Mailer, OutgoingMail
-from ..domain.delivery import DeliveryStatus, RetryPolicy, after_attempt
+from ..domain.delivery import DeliveryStatus, NextState, RetryPolicy, SendOutcome, after_attempt
 from ..domain.digest import DigestContent, Recipient, new_since_from_listing
 from ..domain.schedule import DigestSchedule, InvalidSchedule, local_date_of
+from .recording import OutcomeRecorder
 from .selection import Selection
 
 log = get_logger(__name__)
@@ -46,6 +47,7 @@ class RunReport:
     skipped: int = 0
     retrying: int = 0
     failed: int = 0
+    errors: int = 0             # recipients not handled because of an unexpected error (see the logs)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     emails: list[dict[str, Any]] = field(default_factory=list)   # dry run only
 
@@ -62,7 +64,7 @@ class RunReport:
     def summary(self) -> dict[str, Any]:
         return {"district_id": self.district_id, "local_date": self.local_date.isoformat() if self.local_date else None,
                 "status": self.status, "sent": self.sent, "skipped": self.skipped, "retrying": self.retrying,
-                "failed": self.failed, "deliveries": self.deliveries}
+                "failed": self.failed, "errors": self.errors, "deliveries": self.deliveries}
 
 
 @dataclass
@@ -100,6 +102,7 @@ class _Run:
     school_names: dict[str, str]
     report: RunReport
     selection: Selection
+    recorder: OutcomeRecorder | None
     rows: dict = field(default_factory=dict)   # rendered request rows, shared by the run's emails
 
     @property
@@ -154,35 +157,51 @@ class DigestRunner:
                 run_id = uuid4()
                 await store.start_manual_run(conn, run_id, district_id, report.local_date, self.owner, self.clock())
         run = _Run(district, report.local_date, run_id, dry_run, names, report,
-                   Selection(district_id, self.max_listed, self.clock))
+                   Selection(district_id, self.max_listed, self.clock),
+                   None if dry_run else OutcomeRecorder(self.db, self.clock))
         keeper = asyncio.create_task(self._keep_lease(scheduled_run_id)) if scheduled_run_id else None
         try:
-            await self._for_each(recipients, lambda conn, r: self._deliver(conn, run, r))
+            report.errors = await self._for_each(recipients, lambda conn, r: self._deliver(conn, run, r))
+            if run.recorder is not None:
+                await run.recorder.close()
+                report.errors += run.recorder.failed
         finally:
             if keeper is not None:
                 keeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
-        if run_id is not None:
+        # A scheduled run with errors stays open: once its lease ends a tick runs it again, and
+        # the claims make sure that only the recipients it missed get their digest.
+        if run_id is not None and not (report.errors and scheduled_run_id):
             async with self.db.acquire() as conn:
                 await store.complete_run(conn, run_id, self.clock(), report.sent, report.skipped,
                                          report.failed + report.retrying)
         log.info("digest_run", district_id=district_id, local_date=report.local_date.isoformat(), dry_run=dry_run,
                  trigger="schedule" if scheduled_run_id else "manual", recipients=len(recipients), sent=report.sent,
-                 skipped=report.skipped, retrying=report.retrying, failed=report.failed,
+                 skipped=report.skipped, retrying=report.retrying, failed=report.failed, errors=report.errors,
                  ms=round((time.perf_counter() - started) * 1000, 1))
         return report
 
-    async def _for_each(self, items: list, work: Callable[[Any, Any], Awaitable[None]]) -> None:
-        """Up to `concurrency` workers, each holding one database connection for its share."""
+    async def _for_each(self, items: list, work: Callable[[Any, Any], Awaitable[None]]) -> int:
+        """Up to `concurrency` workers, each holding one database connection for its share.
+
+        One recipient's unexpected error is logged and counted, never allowed to cancel the sends
+        of the others (a send cut short between claim and record would end up 'unknown').
+        """
         queue: asyncio.Queue = asyncio.Queue()
         for item in items:
             queue.put_nowait(item)
+        errors = 0
 
         async def worker() -> None:
+            nonlocal errors
             async with self.db.acquire() as conn:
                 while not queue.empty():
-                    await work(conn, queue.get_nowait())
+                    try:
+                        await work(conn, queue.get_nowait())
+                    except Exception as exc:
+                        errors += 1
+                        log.warning("digest_recipient_failed", error=type(exc).__name__)
 
         workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(items)))]
         try:
@@ -190,6 +209,7 @@ class DigestRunner:
         finally:
             for task in workers:
                 task.cancel()
+        return errors
 
     async def _keep_lease(self, run_id: UUID) -> None:
         while True:
@@ -233,10 +253,12 @@ class DigestRunner:
             message_id=self.renderer.message_id(delivery_id), run_id=run.run_id)
         if not claimed:
             return skip("already_delivered")
-        status = await self._send_and_record(conn, delivery_id, 1, content, rendered)
-        report.count(status)
+        outcome = await self.mailer.send(OutgoingMail(self.renderer.envelope_from, rendered.to, rendered.data))
+        state = self._after(delivery_id, 1, outcome)
+        run.recorder.add(delivery_id, state, self._sent_event(delivery_id, content, state))
+        report.count(state.status)
         report.deliveries.append({"recipient_id": str(recipient.id), "delivery_id": str(delivery_id),
-                                  "status": status.value, "reason": None, "request_count": content.total_open})
+                                  "status": state.status.value, "reason": None, "request_count": content.total_open})
         return None
 
     async def _content(self, conn, district_id: str, recipient: Recipient, local_date: date,
@@ -249,24 +271,21 @@ class DigestRunner:
         return DigestContent(recipient=recipient, local_date=local_date, as_of=as_of, total_open=view.total_open,
                              new_since_last=new, oldest_submitted_at=view.oldest_submitted_at, requests=view.newest)
 
-    async def _send_and_record(self, conn, delivery_id: UUID, attempt: int, content: DigestContent,
-                               rendered) -> DeliveryStatus:
-        outcome = await self.mailer.send(OutgoingMail(self.renderer.envelope_from, rendered.to, rendered.data))
-        now = self.clock()
-        state = after_attempt(outcome, attempt, now, self.policy)
-        event = None
-        if state.status is DeliveryStatus.SENT:
-            event = DigestSent(district_id=content.recipient.district_id, delivery_id=delivery_id,
-                               recipient_id=content.recipient.id, local_date=content.local_date,
-                               request_count=content.total_open)
-        await store.record_outcome(conn, delivery_id, state, now=now, request_ids=rendered.request_ids,
-                                   total_open=content.total_open, new_count=content.new_since_last,
-                                   content_as_of=content.as_of, event=event)
+    def _after(self, delivery_id: UUID, attempt: int, outcome: SendOutcome) -> NextState:
+        state = after_attempt(outcome, attempt, self.clock(), self.policy)
         DELIVERIES.labels(state.status.value).inc()
         if state.status is not DeliveryStatus.SENT:
             log.warning("digest_delivery_failed", delivery_id=str(delivery_id), attempt=attempt,
                         status=state.status.value, error=state.error)
-        return state.status
+        return state
+
+    @staticmethod
+    def _sent_event(delivery_id: UUID, content: DigestContent, state: NextState) -> DigestSent | None:
+        if state.status is not DeliveryStatus.SENT:
+            return None
+        return DigestSent(district_id=content.recipient.district_id, delivery_id=delivery_id,
+                          recipient_id=content.recipient.id, local_date=content.local_date,
+                          request_count=content.total_open)
 
     # --- retries and stale claims ------------------------------------------------------------
     async def retry_due(self) -> int:
@@ -295,7 +314,12 @@ class DigestRunner:
                                             delivery_id=row["id"], now=self.clock())
         except InvalidAddress:
             return await store.cancel(conn, row["id"], "invalid email address", self.clock())
-        await self._send_and_record(conn, row["id"], row["attempts"], content, rendered)
+        outcome = await self.mailer.send(OutgoingMail(self.renderer.envelope_from, rendered.to, rendered.data))
+        state = self._after(row["id"], row["attempts"], outcome)
+        # A retry lists what is New now: its content is recorded along with the outcome.
+        await store.record_outcome(conn, row["id"], state, now=self.clock(), request_ids=rendered.request_ids,
+                                   total_open=content.total_open, new_count=content.new_since_last,
+                                   content_as_of=content.as_of, event=self._sent_event(row["id"], content, state))
         return None
 
     async def sweep_stale_claims(self) -> int:
