@@ -21,6 +21,8 @@ class Settings(ServiceSettings):
     smtp_password: SecretStr | None = None
     # none: plain SMTP; starttls: upgrade with STARTTLS (required); tls: implicit TLS (port 465).
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    # Certificates are always verified; this adds a CA bundle (a private CA) to the system's.
+    smtp_ca_file: str | None = None
     smtp_timeout_seconds: float = Field(30.0, gt=0)
     # Persistent SMTP connections kept open and used concurrently by a run.
     smtp_connections: int = Field(4, ge=1, le=64)

@@ -36,6 +36,7 @@ class SmtpOptions:
     username: str | None = None
     password: str | None = None
     tls: str = "none"   # none | starttls | tls
+    ca_file: str | None = None
     timeout: float = 30.0
     idle_seconds: float = 30.0
     local_hostname: str | None = None
@@ -45,7 +46,8 @@ class SmtpOptions:
         return cls(
             host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            tls=settings.smtp_tls, timeout=settings.smtp_timeout_seconds, idle_seconds=settings.smtp_idle_seconds,
+            tls=settings.smtp_tls, ca_file=settings.smtp_ca_file, timeout=settings.smtp_timeout_seconds,
+            idle_seconds=settings.smtp_idle_seconds,
         )
 
 
@@ -117,7 +119,7 @@ class Mailer:
             smtp = aiosmtplib.SMTP(
                 hostname=o.host, port=o.port, username=o.username, password=o.password,
                 use_tls=o.tls == "tls", start_tls=o.tls == "starttls", timeout=o.timeout,
-                local_hostname=o.local_hostname,
+                local_hostname=o.local_hostname, cert_bundle=o.ca_file,
             )
             await smtp.connect()
             slot.smtp = smtp

@@ -13,7 +13,8 @@ from .. import views
 from ..adapters import store
 from ..adapters.db import Database
 from ..domain.schedule import local_date_of
-from ..service_layer.runner import DigestRunner, RunReport
+from ..service_layer.reports import RunReport
+from ..service_layer.runner import DigestRunner
 from .deps import current_principal, database, district_in_reach
 from .schemas import DeliveryList, DigestRunCreate, DryRunResult, RunResult
 

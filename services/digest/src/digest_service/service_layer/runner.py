@@ -28,69 +28,16 @@ from ..adapters.render import DigestRenderer, InvalidAddress
 from ..adapters.smtp import Mailer, OutgoingMail
 from ..domain.delivery import DeliveryStatus, NextState, RetryPolicy, SendOutcome, after_attempt
 from ..domain.digest import DigestContent, Recipient, new_since_from_listing
-from ..domain.schedule import DigestSchedule, InvalidSchedule, local_date_of
+from ..domain.district import District
+from ..domain.schedule import local_date_of
 from .recording import OutcomeRecorder
+from .reports import RunReport
 from .selection import Selection
 
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
 DELIVERIES = Counter("digest_deliveries_total", "Digest delivery attempts by outcome", ["outcome"])
 RETRY_BATCH = 200
-
-
-@dataclass
-class RunReport:
-    district_id: str
-    local_date: date | None = None
-    status: str = "completed"   # completed | feature_disabled | digest_disabled | invalid_schedule
-    sent: int = 0
-    skipped: int = 0
-    retrying: int = 0
-    failed: int = 0
-    errors: int = 0             # recipients not handled because of an unexpected error (see the logs)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    emails: list[dict[str, Any]] = field(default_factory=list)   # dry run only
-
-    def count(self, outcome: str) -> None:
-        if outcome == DeliveryStatus.SENT:
-            self.sent += 1
-        elif outcome == DeliveryStatus.RETRYING:
-            self.retrying += 1
-        elif outcome in (DeliveryStatus.FAILED_PERMANENT, DeliveryStatus.UNKNOWN):
-            self.failed += 1
-        else:
-            self.skipped += 1
-
-    def summary(self) -> dict[str, Any]:
-        return {"district_id": self.district_id, "local_date": self.local_date.isoformat() if self.local_date else None,
-                "status": self.status, "sent": self.sent, "skipped": self.skipped, "retrying": self.retrying,
-                "failed": self.failed, "errors": self.errors, "deliveries": self.deliveries}
-
-
-@dataclass
-class District:
-    district_id: str
-    enabled: bool
-    digest_enabled: bool
-    schedule: DigestSchedule | None
-    problem: str | None = None
-
-    @classmethod
-    def from_row(cls, row) -> District:
-        try:
-            schedule, problem = DigestSchedule.parse(row["digest_local_time"], row["timezone"]), None
-        except InvalidSchedule as exc:
-            schedule, problem = None, str(exc)
-        return cls(row["district_id"], row["enabled"], row["digest_enabled"], schedule, problem)
-
-    def refusal(self) -> str | None:
-        if not self.enabled:
-            return "feature_disabled"
-        if not self.digest_enabled:
-            return "digest_disabled"
-        if self.schedule is None:
-            return "invalid_schedule"
-        return None
 
 
 @dataclass

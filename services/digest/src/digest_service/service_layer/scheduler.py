@@ -18,7 +18,9 @@ from pur_kit.logging import get_logger
 from ..adapters import store
 from ..adapters.db import Database
 from ..domain.schedule import due_local_date
-from .runner import Clock, DigestRunner, District, RunReport
+from ..domain.district import District
+from .reports import RunReport
+from .runner import Clock, DigestRunner
 
 log = get_logger(__name__)
 
