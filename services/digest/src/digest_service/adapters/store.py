@@ -150,8 +150,6 @@ CLAIM_DUE_RETRIES = """UPDATE digest_delivery d
 MARK_STALE_UNKNOWN = """UPDATE digest_delivery
     SET status = 'unknown', last_error = 'claim timed out before its outcome was recorded', updated_at = $2
     WHERE status = 'claimed' AND claimed_at < $1 RETURNING id"""
-INSERT_OUTBOX = """INSERT INTO outbox_message (event_id, event_name, routing_key, payload, correlation_id)
-    VALUES ($1, $2, $2, $3, $4)"""
 
 
 async def claim(conn: asyncpg.Connection, *, delivery_id: UUID, district_id: str, recipient_id: UUID,
