@@ -3,30 +3,37 @@
 See ONEROSTER.md ("Quirks"): BOM, CRLF or LF, quoted fields with commas and newlines, columns in
 any order with aliases and extension columns, role case, multi-valued fields with spaces, 1.2
 `roles.csv`. Rows that cannot be used become `RowError(file, line, message)` and the rest goes on;
-an export that cannot be read at all raises `RosterStructureError`. Messages name files, lines,
-columns and sourcedIds, never personal values.
+an export that cannot be read at all raises `RosterStructureError`. Messages and warnings name
+files, lines, columns and sourcedIds, never personal values (names, emails, phones).
+
+Layout: the CSVs sit at the root of the zip (or folder), or all inside one top-level folder (what
+"compress this folder" produces); `__MACOSX/` and dot files are ignored. Nothing is loaded whole:
+rows are parsed while the zip member decompresses; only sets/dicts of sourcedIds are kept.
 """
 from __future__ import annotations
 
 import csv
 import io
-import itertools
+import operator
 import re
 import zipfile
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 csv.field_size_limit(1 << 20)
 SOURCED_ID = re.compile(r"^[0-9A-Za-z._\-/@{}:]{1,255}$")
 KNOWN_ROLES = {"student", "teacher", "parent", "guardian", "relative", "administrator", "aide", "proctor", "staff"}
-ROLE_ALIASES = {
+ROLE_ALIASES = {  # 1.2 roles.csv (and some 1.1 exports) use finer roles than the directory needs
     "districtadministrator": "administrator", "siteadministrator": "administrator",
     "systemadministrator": "administrator", "principal": "administrator", "counselor": "staff",
 }
-TRUE_WORDS = {"true", "1", "yes", "y", "t", ""}
+TRUE_WORDS = {"true", "1", "yes", "y", "t", "on", ""}   # blank enabledUser means enabled
+MODES = {"bulk", "delta", "absent"}
+VERSIONS = {"1.0", "1.1", "1.2"}
+DELETED = "tobedeleted"
 
 
 class RosterStructureError(Exception):
@@ -38,6 +45,9 @@ class RowError:
     file: str
     line: int
     message: str
+    # The row's sourcedId when it is a valid one: the row is in the export even though it was
+    # rejected, so a bulk import must not treat that user as missing.
+    sourced_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,42 +80,42 @@ class UserRecord:
     grades: tuple[str, ...]
 
 
+@dataclass
+class RosterFileInfo:
+    name: str               # lower-case file name, e.g. "users.csv"
+    member: str | None      # zip member or path as found (None: listed in the manifest, not present)
+    mode: str               # "bulk" | "delta" | "absent"
+    listed: bool            # named in manifest.csv
+
+
 def _norm(name: str) -> str:
     return re.sub(r"[\s_]", "", name.strip().lstrip("\ufeff")).lower()
 
 
-# Per file: normalised header -> canonical column. Unknown columns are ignored with a warning.
+# Per file: normalised header -> canonical column (the spec's name, normalised). Unknown columns
+# are ignored with one warning; a column under its canonical name wins over an alias of it.
+_USERS = ("sourcedId status dateLastModified enabledUser orgSourcedIds role username userIds givenName familyName "
+          "middleName identifier email sms phone agentSourcedIds grades password userMasterIdentifier "
+          "preferredGivenName preferredMiddleName preferredFamilyName primaryOrgSourcedId pronouns "
+          "resourceSourcedIds").split()
+_ORGS = "sourcedId status dateLastModified name type identifier parentSourcedId".split()
+_ROLES = ("sourcedId status dateLastModified userSourcedId roleType role beginDate endDate orgSourcedId "
+          "userProfileSourcedId").split()
+COMMON_ALIASES = {"sourceid": "sourcedid", "datalastmodified": "datelastmodified"}
 COLUMNS = {
-    "orgs.csv": {
-        "sourcedid": "sourcedid", "sourceid": "sourcedid", "status": "status", "datelastmodified": "datelastmodified",
-        "datalastmodified": "datelastmodified", "name": "name", "type": "type", "identifier": "identifier",
-        "parentsourcedid": "parentsourcedid", "parent": "parentsourcedid",
-    },
-    "users.csv": {
-        "sourcedid": "sourcedid", "sourceid": "sourcedid", "status": "status",
-        "datelastmodified": "datelastmodified", "datalastmodified": "datelastmodified",
-        "enableduser": "enableduser", "orgsourcedids": "orgsourcedids", "orgsourcedid": "orgsourcedids",
-        "role": "role", "username": "username", "userids": "userids", "userid": "userids",
-        "givenname": "givenname", "familyname": "familyname", "middlename": "middlename",
-        "identifier": "identifier", "email": "email", "sms": "sms", "phone": "phone",
-        "agentsourcedids": "agentsourcedids", "agents": "agentsourcedids", "grades": "grades",
-        "password": "password", "usermasteridentifier": "usermasteridentifier",
-        "preferredgivenname": "preferredgivenname", "prefferedgivenname": "preferredgivenname",
-        "preferredmiddlename": "preferredmiddlename", "preferredfamilyname": "preferredfamilyname",
-        "primaryorgsourcedid": "primaryorgsourcedid", "pronouns": "pronouns",
-        "resourcesourcedids": "resourcesourcedids",
-    },
-    "roles.csv": {
-        "sourcedid": "sourcedid", "status": "status", "datelastmodified": "datelastmodified",
-        "usersourcedid": "usersourcedid", "roletype": "roletype", "role": "role", "begindate": "begindate",
-        "enddate": "enddate", "orgsourcedid": "orgsourcedid", "userprofilesourcedid": "userprofilesourcedid",
-    },
+    "orgs.csv": {**{_norm(c): _norm(c) for c in _ORGS}, **COMMON_ALIASES, "parent": "parentsourcedid"},
+    "users.csv": {**{_norm(c): _norm(c) for c in _USERS}, **COMMON_ALIASES, "usersourcedid": "sourcedid",
+                  "orgsourcedid": "orgsourcedids", "userid": "userids", "agents": "agentsourcedids",
+                  "prefferedgivenname": "preferredgivenname"},
+    "roles.csv": {**{_norm(c): _norm(c) for c in _ROLES}, **COMMON_ALIASES},
 }
+DISPLAY = {_norm(c): c for c in (*_USERS, *_ORGS, *_ROLES)}
 REQUIRED = {"orgs.csv": ("sourcedid", "name", "type"), "users.csv": ("sourcedid", "givenname", "familyname"),
             "roles.csv": ("usersourcedid", "role", "orgsourcedid")}
 
 
 def split_list(value: str | None) -> tuple[str, ...]:
+    """`"s1, s2,,"` -> `("s1", "s2")`: trimmed, empties dropped, order and leading zeros kept."""
     if not value:
         return ()
     if "," not in value:
@@ -114,15 +124,11 @@ def split_list(value: str | None) -> tuple[str, ...]:
     return tuple(item for item in (part.strip() for part in value.split(",")) if item)
 
 
-def _blank(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
 class _Limited(io.RawIOBase):
-    """Counts what a zip member really decompresses to, whatever its header claims."""
+    """Counts what a zip member really decompresses to. zipfile itself stops at the size the
+    header declares (and the CRC check then fails), so this is a second, independent fence."""
 
-    def __init__(self, raw: BinaryIO, budget: list[int], name: str) -> None:
+    def __init__(self, raw: BinaryIO, budget: int, name: str) -> None:
         self.raw, self.budget, self.name = raw, budget, name
 
     def readable(self) -> bool:
@@ -130,62 +136,83 @@ class _Limited(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         data = self.raw.read(len(buffer))
-        self.budget[0] -= len(data)
-        if self.budget[0] < 0:
+        self.budget -= len(data)
+        if self.budget < 0:
             raise RosterStructureError(f"{self.name}: the export decompresses to more than the allowed size")
         buffer[: len(data)] = data
         return len(data)
 
 
-@dataclass
 class Roster:
-    version: str = "1.0"
-    file_modes: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    _zip: zipfile.ZipFile | None = None
-    _folder: Path | None = None
-    _members: dict[str, str] = field(default_factory=dict)   # lower-case file name -> member/path
-    _budget: list[int] = field(default_factory=lambda: [0])
-    _warned: set[str] = field(default_factory=set)
-    _columns: dict[str, dict[str, int]] = field(default_factory=dict)
+    """An opened export. A context manager: leaving it closes the zip."""
+
+    def __init__(self, members: dict[str, str], *, zf: zipfile.ZipFile | None = None,
+                 max_uncompressed_bytes: int = 0) -> None:
+        self.version = "1.0"
+        self.files: dict[str, RosterFileInfo] = {
+            name: RosterFileInfo(name, member, "bulk", False) for name, member in members.items()}
+        self.file_modes: dict[str, str] = {}
+        self.warnings: list[str] = []
+        self._zip = zf
+        self._budget = max_uncompressed_bytes
+        self._warned: set[str] = set()
+
+    def __enter__(self) -> Roster:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+    def has(self, name: str) -> bool:
+        info = self.files.get(name)
+        return info is not None and info.member is not None
 
     # --- files ---------------------------------------------------------------------------
-    def has(self, name: str) -> bool:
-        return name in self._members
-
     @contextmanager
     def _text(self, name: str) -> Iterator[io.TextIOBase]:
-        member = self._members[name]
+        member = self.files[name].member
         if self._zip is not None:
             with self._zip.open(member) as raw:
-                # A fresh budget per read: the same member is read more than once (count, import).
-                buffered = io.BufferedReader(_Limited(raw, [self._budget[0]], name), 1 << 16)
+                # A budget per read: a member is read more than once (count, roles, import).
+                buffered = io.BufferedReader(_Limited(raw, self._budget, name), 1 << 16)
                 yield io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="", errors="strict")
         else:
             with open(member, encoding="utf-8-sig", newline="") as f:
                 yield f
 
-    def _rows(self, name: str, as_dict: bool = True) -> Iterator[tuple[int, dict[str, str] | list[str]]]:
-        """(line where the row starts, the row) for every non-blank data row; as a dict of
-        canonical column -> value, or the raw list (columns in `self._columns[name]`)."""
+    def _rows(self, name: str, wanted: tuple[str, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
+        """(line where the row starts, the values of the `wanted` canonical columns, "" for a
+        column the file lacks) for every non-blank data row. Ragged rows are cut or padded."""
         try:
             with self._text(name) as text:
                 reader = csv.reader(text)
                 header = next(reader, None)
                 if not header or not any(h.strip() for h in header):
                     raise RosterStructureError(f"{name}: the file is empty or has no header row")
-                columns = self._columns[name] = self._map_header(name, header)
+                columns = self._map_header(name, header)
+                # Row cell `width` is always "": it stands in for every column the file lacks.
+                width = len(header)
+                # The trailing blank makes itemgetter return a tuple even for one wanted column.
+                pick = operator.itemgetter(*(columns.get(c, width) for c in wanted), width)
+                pad = [""] * (width + 1)
+                # line_num counts physical lines read so far, so a row spanning several lines
+                # (quoted newlines) starts one line after the previous row ended.
                 previous_end = reader.line_num
                 for row in reader:
                     start, previous_end = previous_end + 1, reader.line_num
-                    if not any(row) or not any(cell.strip() for cell in row):
-                        continue
-                    if as_dict:
-                        yield start, {canonical: row[i] if i < len(row) else "" for canonical, i in columns.items()}
+                    if len(row) <= width:
+                        row += pad[len(row):]
                     else:
-                        yield start, row
+                        row[width] = ""  # an extra cell beyond the header is ignored
+                    if not any(cell.strip() for cell in row):
+                        continue
+                    yield start, pick(row)
         except UnicodeDecodeError:
-            raise RosterStructureError(f"{name}: not UTF-8 text") from None
+            raise RosterStructureError(f"{name}: not UTF-8 text (export it as CSV UTF-8)") from None
         except csv.Error as exc:
             raise RosterStructureError(f"{name}: not a readable CSV file ({exc})") from None
         except (zipfile.BadZipFile, EOFError, OSError) as exc:
@@ -194,25 +221,29 @@ class Roster:
     def _map_header(self, name: str, header: list[str]) -> dict[str, int]:
         known = COLUMNS[name]
         columns: dict[str, int] = {}
+        exact: dict[str, bool] = {}
         ignored = []
         for i, raw in enumerate(header):
             key = _norm(raw)
             if not key:
-                continue
+                continue  # `a,b,,` headers (Moodle roles.csv)
             canonical = known.get(key)
             if canonical is None:
                 if not (key.startswith("metadata.") or key.startswith("ext")):
-                    ignored.append(raw.strip())
+                    ignored.append(raw.strip()[:40])
                 continue
-            columns.setdefault(canonical, i)
-        if ignored:
-            self.warnings.append(f"{name}: ignored unknown columns {', '.join(ignored)}")
+            if canonical in columns and (exact[canonical] or key != canonical):
+                continue
+            columns[canonical], exact[canonical] = i, key == canonical
         required = list(REQUIRED[name])
         if name == "users.csv" and not self.has("roles.csv"):
             required += ["role", "orgsourcedids"]
-        missing = [c for c in required if c not in columns]
+        missing = [DISPLAY.get(c, c) for c in required if c not in columns]
         if missing:
+            # Names only the expected columns: a file without a header has a person's data there.
             raise RosterStructureError(f"{name}: wrong header: missing required column(s) {', '.join(missing)}")
+        if ignored:
+            self._warn_once(f"columns:{name}", f"{name}: ignored unknown columns {', '.join(ignored)}")
         return columns
 
     def _warn_once(self, key: str, message: str) -> None:
@@ -222,49 +253,61 @@ class Roster:
 
     # --- records -------------------------------------------------------------------------
     def orgs(self) -> Iterator[OrgRecord | RowError]:
-        rows: list[OrgRecord] = []
+        rows: list[OrgRecord] = []   # held back until every id is known: parents may come later
         seen: dict[str, int] = {}
-        for line, row in self._rows("orgs.csv"):
-            sourced_id = row["sourcedid"].strip()
+        wanted = ("sourcedid", "name", "type", "parentsourcedid", "status")
+        for line, (sourced_id, name, kind, parent, status, _) in self._rows("orgs.csv", wanted):
+            sourced_id, name, kind = sourced_id.strip(), name.strip(), kind.strip()
             problem = _check_id(sourced_id, seen, line)
-            if problem is None and not row["name"].strip():
+            if problem is None and not name:
                 problem = "missing required value: name"
-            if problem is None and not row["type"].strip():
+            if problem is None and not kind:
                 problem = "missing required value: type"
             if problem:
-                yield RowError("orgs.csv", line, problem)
+                yield RowError("orgs.csv", line, problem, _valid_id(sourced_id))
                 continue
             seen[sourced_id] = line
-            rows.append(OrgRecord(sourced_id, row["name"].strip(), row["type"].strip().lower(),
-                                  _blank(row.get("parentsourcedid")), _blank(row.get("status")) and row["status"].strip().lower(), line))
+            rows.append(OrgRecord(sourced_id, name, kind.lower(), parent.strip() or None, _lower(status), line))
         for org in rows:
             if org.parent_sourced_id and org.parent_sourced_id not in seen:
-                self.warnings.append(f"orgs.csv line {org.line}: parent org {org.parent_sourced_id} not in the export; ignored")
+                self.warnings.append(
+                    f"orgs.csv line {org.line}: parent org {org.parent_sourced_id} not in the export; ignored")
                 org = OrgRecord(org.sourced_id, org.name, org.type, None, org.status, org.line)
             yield org
 
-    def _roles(self) -> dict[str, tuple[str, list[str]]]:
-        """1.2: user sourcedId -> (primary role, orgs in order, primary first)."""
-        out: dict[str, tuple[str, list[str], bool]] = {}
-        for _line, row in self._rows("roles.csv"):
-            user, org = row["usersourcedid"].strip(), row["orgsourcedid"].strip()
-            if not user:
+    def _roles(self) -> dict[str, tuple[str, tuple[str, ...], bool, bool, int]]:
+        """1.2: user sourcedId -> (role, orgs, role is primary, only tobedeleted rows, primary org count).
+        The first primary role wins (else the first role); orgs of primary roles come first;
+        `tobedeleted` rows count only for users with no other. Tuples, not lists: 100k users'
+        worth of lists costs more in garbage-collector passes than in parsing."""
+        found: dict[str, tuple[str, tuple[str, ...], bool, bool, int]] = {}
+        skipped = 0
+        wanted = ("usersourcedid", "orgsourcedid", "role", "roletype", "status")
+        for _line, (user, org, role, role_type, status, _) in self._rows("roles.csv", wanted):
+            user, org, role = user.strip(), org.strip(), role.strip()
+            if not user or not role:
+                skipped += 1
                 continue
-            primary = row.get("roletype", "").strip().lower() == "primary"
-            role = row["role"].strip()
-            current = out.get(user)
-            if current is None:
-                out[user] = (role, [org] if org else [], primary)
+            primary = role_type.strip().lower() == "primary"
+            deleted = status.strip().lower() == DELETED
+            entry = found.get(user)
+            if entry is None or (entry[3] and not deleted):
+                found[user] = (role, (org,) if org else (), primary, deleted, int(primary and bool(org)))
                 continue
-            orgs = current[1]
-            if org and org not in orgs:
-                if primary:
-                    orgs.insert(0, org)
-                else:
-                    orgs.append(org)
-            if primary and not current[2]:
-                out[user] = (role, orgs, True)
-        return {user: (role, orgs) for user, (role, orgs, _) in out.items()}
+            if deleted and not entry[3]:
+                continue
+            role_now, orgs, role_primary, _, n_primary = entry
+            if primary and not role_primary:
+                role_now, role_primary = role, True
+            if org and primary and org not in orgs[:n_primary]:
+                orgs = orgs[:n_primary] + (org,) + tuple(o for o in orgs[n_primary:] if o != org)
+                n_primary += 1
+            elif org and org not in orgs:
+                orgs += (org,)
+            found[user] = (role_now, orgs, role_primary, entry[3], n_primary)
+        if skipped:
+            self.warnings.append(f"roles.csv: {skipped} rows without userSourcedId or role ignored")
+        return found
 
     def _role(self, raw: str, line: int) -> str:
         key = _norm(raw)
@@ -281,150 +324,197 @@ class Roster:
         roles = self._roles() if self.has("roles.csv") else None
         seen: dict[str, int] = {}
         role_cache: dict[str, str] = {}
-        rows = self._rows("users.csv", as_dict=False)
-        # The hot loop of a 100k-user import: plain list indexing into a padded row, no per-row dicts.
-        first = next(rows, None)
-        if first is None:
-            return
-        columns = self._columns["users.csv"]
-        width = max(columns.values()) + 2
-        blank = width  # index of an always-empty cell appended to every row
-        (i_id, i_role, i_orgs, i_primary, i_given, i_family, i_middle, i_email, i_phone, i_sms, i_agents,
-         i_user, i_ident, i_grades, i_status, i_enabled) = (
-            columns.get(c, blank) for c in (
-                "sourcedid", "role", "orgsourcedids", "primaryorgsourcedid", "givenname", "familyname",
-                "middlename", "email", "phone", "sms", "agentsourcedids", "username", "identifier", "grades",
-                "status", "enableduser"))
-        pad = [""] * (width + 1)
-        for line, row in itertools.chain((first,), rows):
-            if len(row) <= width:
-                row = row + pad[len(row):]
-            sourced_id = row[i_id].strip()
+        wanted = ("sourcedid", "role", "orgsourcedids", "primaryorgsourcedid", "givenname", "familyname",
+                  "middlename", "email", "phone", "sms", "agentsourcedids", "username", "identifier", "grades",
+                  "status", "enableduser")
+        empty = True
+        # The hot loop of a 100k-user import: tuple unpacking, no per-row dicts.
+        for line, (sourced_id, role_text, org_text, primary, given, family, middle, email, phone, sms, agents,
+                   username, identifier, grades, status, enabled, _) in self._rows("users.csv", wanted):
+            empty = False
+            sourced_id = sourced_id.strip()
             problem = _check_id(sourced_id, seen, line)
             if problem:
-                yield RowError("users.csv", line, problem)
+                yield RowError("users.csv", line, problem, _valid_id(sourced_id))
                 continue
-            role_text, orgs = row[i_role].strip(), list(split_list(row[i_orgs]))
+            role_text, orgs = role_text.strip(), list(split_list(org_text))
             if roles is not None and (not role_text or not orgs):
                 from_roles = roles.get(sourced_id)
                 if from_roles:
-                    role_text = role_text or from_roles[0].strip()
+                    role_text = role_text or from_roles[0]
                     orgs = orgs or list(from_roles[1])
-            primary = row[i_primary].strip()
+            primary = primary.strip()
             if primary:
                 orgs = [primary] + [o for o in orgs if o != primary]
-            given, family = row[i_given].strip(), row[i_family].strip()
+            given, family = given.strip(), family.strip()
             if not given or not family or not role_text:
                 missing = [label for label, value in (("givenName", given), ("familyName", family),
                                                       ("role", role_text)) if not value]
-                yield RowError("users.csv", line, f"missing required value: {', '.join(missing)}")
+                yield RowError("users.csv", line, f"missing required value: {', '.join(missing)}", sourced_id)
                 continue
             if not orgs:
-                yield RowError("users.csv", line, "missing required value: orgSourcedIds")
+                yield RowError("users.csv", line, "missing required value: orgSourcedIds", sourced_id)
                 continue
             unknown = [o for o in orgs if o not in known_org_ids]
             if unknown:
                 if len(unknown) == len(orgs):
-                    yield RowError("users.csv", line, f"references unknown org {unknown[0]}")
+                    yield RowError("users.csv", line, f"references unknown org {unknown[0]}", sourced_id)
                     continue
-                self.warnings.append(f"users.csv line {line}: unknown org(s) {', '.join(unknown)} ignored")
+                for org in unknown:  # once per org: a stale school id can sit on thousands of rows
+                    self._warn_once(f"org:{org}", f"users.csv line {line}: unknown org {org} ignored "
+                                                  "(and on any later row)")
                 orgs = [o for o in orgs if o not in unknown]
             seen[sourced_id] = line
             role = role_cache.get(role_text)
             if role is None:
                 role = role_cache[role_text] = self._role(role_text, line)
             yield UserRecord(
-                sourced_id, line, row[i_status].strip().lower() or None,
-                row[i_enabled].strip().lower() in TRUE_WORDS, role, given, family, row[i_middle].strip() or None,
-                row[i_email].strip() or None, row[i_phone].strip() or None, row[i_sms].strip() or None,
-                tuple(orgs), split_list(row[i_agents]), row[i_user].strip() or None,
-                row[i_ident].strip() or None, split_list(row[i_grades]),
+                sourced_id, line, status.strip().lower() or None, enabled.strip().lower() in TRUE_WORDS, role,
+                given, family, middle.strip() or None, email.strip() or None, phone.strip() or None,
+                sms.strip() or None, tuple(orgs), split_list(agents), username.strip() or None,
+                identifier.strip() or None, split_list(grades),
             )
+        if empty:
+            self.warnings.append("users.csv has no data rows")
 
     def count_user_rows(self) -> int:
-        return sum(1 for _ in self._rows("users.csv", as_dict=False))
+        """Non-blank data rows of users.csv (one CSV pass, nothing kept)."""
+        return sum(1 for _ in self._rows("users.csv", ()))
+
+    # --- manifest ------------------------------------------------------------------------
+    def _read_manifest(self) -> None:
+        if not self.has("manifest.csv"):
+            self.warnings.append("no manifest.csv: read as OneRoster 1.0")
+        else:
+            try:
+                with self._text("manifest.csv") as text:
+                    for row in csv.reader(text):
+                        if len(row) >= 2:
+                            self._manifest_entry(row[0].strip().lstrip("\ufeff").lower(), row[1].strip().lower())
+            except (UnicodeDecodeError, csv.Error):
+                raise RosterStructureError("manifest.csv: not a readable CSV file") from None
+        has_manifest = self.has("manifest.csv")
+        for info in self.files.values():
+            if info.member is None and info.mode != "absent":
+                self.warnings.append(f"manifest lists {info.name} as {info.mode} but the file is missing: "
+                                     "treated as absent")
+                info.mode = "absent"
+            elif info.member is not None and info.mode == "absent":
+                # The data wins over the manifest hint.
+                self.warnings.append(f"manifest says {info.name} is absent but the file is present: read as bulk")
+                info.mode = "bulk"
+            elif has_manifest and not info.listed and info.name != "manifest.csv":
+                self.warnings.append(f"{info.name} is not listed in manifest.csv: read as bulk")
+        self.file_modes = {name: info.mode for name, info in self.files.items() if name != "manifest.csv"}
+
+    def _manifest_entry(self, key: str, value: str) -> None:
+        if key == "oneroster.version":
+            numbers = re.findall(r"\d+", value)[:2]
+            version = ".".join(numbers + ["0"] * (2 - len(numbers))) if numbers else ""
+            if version in VERSIONS:
+                self.version = version
+            else:
+                self.version = "1.2" if self.has("roles.csv") else "1.1"
+                self.warnings.append(f"manifest.csv: unknown oneroster.version {value[:20]!r}; read as {self.version}")
+        elif key.startswith("file.") and len(key) > 5:
+            name = key[5:] + ".csv"
+            mode = value or "absent"
+            if mode not in MODES:
+                self.warnings.append(f"manifest.csv: unknown mode {value[:20]!r} for {name}; read as bulk")
+                mode = "bulk"
+            info = self.files.setdefault(name, RosterFileInfo(name, None, mode, True))
+            info.mode, info.listed = mode, True
+
+
+def _lower(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value.lower() or None
+
+
+def _valid_id(sourced_id: str) -> str | None:
+    return sourced_id if SOURCED_ID.match(sourced_id) else None
 
 
 def _check_id(sourced_id: str, seen: dict[str, int], line: int) -> str | None:
     if not sourced_id:
         return "missing required value: sourcedId"
     if not SOURCED_ID.match(sourced_id):
-        return f"invalid sourcedId {sourced_id[:40]!r}"
+        if len(sourced_id) > 255:
+            return "invalid sourcedId: 256 characters or more"
+        return "invalid sourcedId: characters outside [0-9A-Za-z._-/@{}:]"
     if sourced_id in seen:
         return f"duplicate sourcedId {sourced_id} (first seen on line {seen[sourced_id]})"
     return None
 
 
 def _index(names: list[str], where: str) -> dict[str, str]:
-    """Lower-case file name -> member, for CSVs at the root or inside one top-level folder."""
-    root = {PurePosixPath(n).name.lower(): n for n in names if "/" not in n.strip("/") and n.lower().endswith(".csv")}
-    if root:
-        return root
-    tops = {n.split("/", 1)[0] for n in names if "/" in n}
-    if len(tops) == 1:
-        top = tops.pop()
-        return {PurePosixPath(n).name.lower(): n for n in names
-                if n.startswith(top + "/") and n.count("/") == 1 and n.lower().endswith(".csv")}
-    raise RosterStructureError(f"{where}: no CSV files at the root of the export")
+    """Lower-case CSV name -> member, for CSVs at the root or all inside one top-level folder."""
+    names = [n for n in names if not n.startswith("__MACOSX/") and not PurePosixPath(n).name.startswith(".")]
+    csvs = [n for n in names if n.lower().endswith(".csv")]
+    chosen = [n for n in csvs if "/" not in n]
+    if not chosen:
+        tops = {n.split("/", 1)[0] for n in names if "/" in n}
+        if len(tops) == 1:
+            top = tops.pop()
+            chosen = [n for n in csvs if n.startswith(top + "/") and n.count("/") == 1]
+    if not chosen:
+        raise RosterStructureError(f"{where}: no CSV files at the root of the export")
+    members: dict[str, str] = {}
+    for member in chosen:
+        name = PurePosixPath(member).name.lower()
+        if name in members:
+            raise RosterStructureError(f"{where}: two files named {name} (differing only in case)")
+        members[name] = member
+    return members
 
 
-def _check_zip(zf: zipfile.ZipFile, max_uncompressed_bytes: int, max_entries: int) -> None:
+def _check_zip(zf: zipfile.ZipFile, where: str, max_uncompressed_bytes: int, max_entries: int) -> None:
     infos = zf.infolist()
     if len(infos) > max_entries:
-        raise RosterStructureError(f"the zip has {len(infos)} entries (at most {max_entries} allowed)")
+        raise RosterStructureError(f"{where}: the zip has {len(infos)} entries (at most {max_entries} allowed)")
     total = 0
     for info in infos:
         name = info.filename.replace("\\", "/")
-        parts = PurePosixPath(name).parts
-        if name.startswith("/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
-            raise RosterStructureError(f"unsafe path in the zip: {info.filename!r}")
+        if name.startswith("/") or ".." in PurePosixPath(name).parts or re.match(r"^[A-Za-z]:", name):
+            raise RosterStructureError(f"{where}: unsafe path in the zip: {info.filename[:100]!r}")
         total += info.file_size
     if total > max_uncompressed_bytes:
         raise RosterStructureError(
-            f"the zip would decompress to {total} bytes (at most {max_uncompressed_bytes} allowed)")
+            f"{where}: the zip would decompress to {total} bytes (at most {max_uncompressed_bytes} allowed)")
 
 
-def _finish(roster: Roster) -> Roster:
-    for required in ("users.csv", "orgs.csv"):
-        if not roster.has(required):
-            raise RosterStructureError(f"{required} is missing from the export")
-    if roster.has("manifest.csv"):
-        try:
-            with roster._text("manifest.csv") as text:
-                for row in csv.reader(text):
-                    if len(row) < 2:
-                        continue
-                    key, value = row[0].strip().lower().lstrip("\ufeff"), row[1].strip().lower()
-                    if key == "oneroster.version":
-                        roster.version = value if "." in value else f"{value}.0"
-                    elif key.startswith("file."):
-                        roster.file_modes[key[5:] + ".csv"] = value or "absent"
-        except (UnicodeDecodeError, csv.Error):
-            raise RosterStructureError("manifest.csv: not a readable CSV file") from None
-    else:
-        roster.warnings.append("no manifest.csv: read as OneRoster 1.0")
-    for name in ("users.csv", "orgs.csv"):
-        roster.file_modes.setdefault(name, "bulk")
-        if roster.file_modes[name] == "absent":
-            roster.warnings.append(f"manifest says {name} is absent but the file is present: reading it as bulk")
-            roster.file_modes[name] = "bulk"
-    return roster
-
-
-@contextmanager
 def open_roster(path: str | Path | bytes | BinaryIO, *, max_uncompressed_bytes: int = 1_000_000_000,
-                max_entries: int = 64) -> Iterator[Roster]:
+                max_entries: int = 64) -> Roster:
+    """Open a zipped export (path, bytes or binary file) or a folder; use the result in `with`."""
     if isinstance(path, (str, Path)) and Path(path).is_dir():
         folder = Path(path)
-        members = {p.name.lower(): str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"}
-        yield _finish(Roster(_folder=folder, _members=members))
-        return
-    source = io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path
+        entries = [p.name for p in folder.iterdir() if p.is_file()]
+        subfolders = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
+        if len(subfolders) == 1 and not any(e.lower().endswith(".csv") for e in entries):
+            entries += [f"{subfolders[0].name}/{p.name}" for p in subfolders[0].iterdir() if p.is_file()]
+        members = {name: str(folder / member) for name, member in _index(entries, folder.name).items()}
+        roster = Roster(members)
+    else:
+        where = Path(path).name if isinstance(path, (str, Path)) else "the uploaded file"
+        source = io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path
+        try:
+            zf = zipfile.ZipFile(source)
+        except FileNotFoundError:
+            raise RosterStructureError(f"{where}: not a zip archive or a folder (no such file)") from None
+        except (zipfile.BadZipFile, OSError, ValueError):
+            raise RosterStructureError(f"{where}: not a zip archive (or a folder) of OneRoster CSV files") from None
+        try:
+            _check_zip(zf, where, max_uncompressed_bytes, max_entries)
+            roster = Roster(_index(zf.namelist(), where), zf=zf, max_uncompressed_bytes=max_uncompressed_bytes)
+        except BaseException:
+            zf.close()
+            raise
     try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise RosterStructureError("not a zip archive (or a folder) of OneRoster CSV files") from None
-    with zf:
-        _check_zip(zf, max_uncompressed_bytes, max_entries)
-        roster = Roster(_zip=zf, _members=_index(zf.namelist(), "zip"), _budget=[max_uncompressed_bytes])
-        yield _finish(roster)
+        for required in ("users.csv", "orgs.csv"):
+            if not roster.has(required):
+                raise RosterStructureError(f"{required} is missing from the export")
+        roster._read_manifest()
+    except BaseException:
+        roster.close()
+        raise
+    return roster
