@@ -11,9 +11,10 @@ import contextlib
 import email
 import email.policy
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import aio_pika
 import asyncpg
@@ -49,11 +50,23 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 NY = "America/New_York"
 
 
+def quiet_evening() -> datetime:
+    """The latest 20:00 in New York that has passed: after the districts' 07:00 digest and its grace,
+    and hours before local midnight, so tests that move the clock a few hours stay on one local day
+    whatever the time CI runs at."""
+    zone = ZoneInfo(NY)
+    local = datetime.now(UTC).astimezone(zone)
+    evening = datetime.combine(local.date(), time(20, 0), tzinfo=zone)
+    if evening > local:
+        evening = datetime.combine(local.date() - timedelta(days=1), time(20, 0), tzinfo=zone)
+    return evening.astimezone(UTC)
+
+
 class FakeClock:
     """The injected clock: returns `now` until a test moves it."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime.now(UTC)
+        self.now = now or quiet_evening()
 
     def __call__(self) -> datetime:
         return self.now

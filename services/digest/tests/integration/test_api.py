@@ -90,7 +90,7 @@ async def test_bad_bodies_are_refused_naming_the_field(svc, body, field):
 
 
 async def test_a_date_in_the_future_is_refused_and_a_past_date_is_run(svc, cast):
-    today = svc.clock().date()
+    today = local_date_of(svc.clock(), ZoneInfo("America/New_York"))   # the district's day, not UTC's
     future = (today + timedelta(days=2)).isoformat()
     r = await svc.client.post(RUN, json={"district_id": cast.district, "date": future}, headers=svc.system)
     assert r.status_code == 422 and r.json()["error"]["field"] == "date"
@@ -103,8 +103,9 @@ async def test_a_date_in_the_future_is_refused_and_a_past_date_is_run(svc, cast)
 
 
 async def test_the_delivery_log_pages_newest_day_first(svc, cast):
+    today = local_date_of(svc.clock(), ZoneInfo("America/New_York"))   # the district's day, not UTC's
     for days_ago in (2, 1, 0):
-        date = (svc.clock().date() - timedelta(days=days_ago)).isoformat()
+        date = (today - timedelta(days=days_ago)).isoformat()
         r = await svc.client.post(RUN, json={"district_id": cast.district, "date": date}, headers=svc.system)
         assert r.json()["sent"] == 3
     seen, cursor = [], None
