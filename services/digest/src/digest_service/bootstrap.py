@@ -59,7 +59,7 @@ class DigestRuntime(ServiceRuntime):
             self.db, self.runner, clock=clock, owner=self.owner, grace=timedelta(hours=settings.grace_hours),
             run_lease=timedelta(seconds=settings.run_lease_seconds), tick_seconds=settings.scheduler_tick_seconds,
         )
-        self.handlers = ProjectionHandlers(self.sessions)
+        self.handlers = ProjectionHandlers(self.sessions, self.db)
         self.add_consumer(subscriptions(self.handlers))
         self.on_broker_started.append(self.handlers.request_replays_if_empty)
         if settings.scheduler_enabled:

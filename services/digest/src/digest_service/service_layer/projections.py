@@ -40,9 +40,54 @@ SERVICE = "digest"
 RequestEvent = RequestSubmitted | RequestMarkedDone | RequestRestored | RequestAppearsAppliedChanged
 
 
+# The request projection in one statement (data-modifying CTEs apply atomically, in one implicit
+# transaction): claim the message in the inbox, upsert the request only when this version is newer,
+# and bring its school index rows in line. The requester's name and schools come from the directory
+# when we know the requester (locked FOR SHARE so that a concurrent directory update of the same
+# user, on another replica, waits and then refreshes this request too), else from the snapshot.
+# The index rows are deleted and inserted for disjoint keys: sub-statements of one statement
+# cannot see each other's changes, so the same row must never be touched twice.
+REQUEST_CHANGED = """
+WITH claim AS (
+    INSERT INTO inbox_message (consumer, message_id) VALUES ($1, $2)
+    ON CONFLICT DO NOTHING RETURNING 1
+), requester AS (
+    SELECT trim(given_name || ' ' || family_name) AS name, school_ids
+    FROM directory_user WHERE id = $4 AND EXISTS (SELECT 1 FROM claim) FOR SHARE
+), incoming AS (
+    SELECT coalesce((SELECT name FROM requester), $5::text) AS name,
+           ARRAY(SELECT sid FROM unnest(coalesce((SELECT school_ids FROM requester), $6::text[]))
+                 WITH ORDINALITY AS t (sid, n) GROUP BY sid ORDER BY min(n)) AS school_ids
+    FROM claim
+), up AS (
+    INSERT INTO request AS r (id, district_id, requester_id, requester_name, school_ids, status, fields,
+                              has_note, appears_applied, submitted_at, done_at, version)
+    SELECT $3, $7, $4, incoming.name, incoming.school_ids, $8, $9::text[], $10, $11, $12, $13, $14
+    FROM incoming
+    ON CONFLICT (id) DO UPDATE SET
+        district_id = excluded.district_id, requester_id = excluded.requester_id,
+        requester_name = excluded.requester_name, school_ids = excluded.school_ids, status = excluded.status,
+        fields = excluded.fields, has_note = excluded.has_note, appears_applied = excluded.appears_applied,
+        submitted_at = excluded.submitted_at, done_at = excluded.done_at, version = excluded.version
+    WHERE r.version < excluded.version
+    RETURNING r.id, r.district_id, r.status, r.submitted_at, r.school_ids
+), gone AS (
+    DELETE FROM request_school rs USING up
+    WHERE rs.request_id = up.id AND (up.status <> 'new' OR NOT rs.school_id = ANY (up.school_ids))
+)
+INSERT INTO request_school AS rs (request_id, school_id, district_id, submitted_at, shared)
+SELECT up.id, sid, up.district_id, up.submitted_at, cardinality(up.school_ids) > 1
+FROM up, unnest(up.school_ids) AS sid
+WHERE up.status = 'new'
+ON CONFLICT (request_id, school_id) DO UPDATE SET
+    district_id = excluded.district_id, submitted_at = excluded.submitted_at, shared = excluded.shared
+"""
+
+
 class ProjectionHandlers:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, db) -> None:
         self.sessions = sessions
+        self.db = db   # the asyncpg pool (adapters.db.Database) of the hot path
 
     async def settings_changed(self, event: DistrictSettingsChanged, delivery: Delivery) -> None:
         async with self.sessions.begin() as session:
@@ -87,24 +132,14 @@ class ProjectionHandlers:
                                         list(user.school_ids))
 
     async def request_changed(self, event: RequestEvent, delivery: Delivery) -> None:
-        async with self.sessions.begin() as session:
-            if not await claim_message(session, orm.INBOX, orm.CONSUMER, delivery.message_id):
-                return
-            r = event.request
-            requester = (await session.execute(
-                select(orm.directory_user.c.given_name, orm.directory_user.c.family_name,
-                       orm.directory_user.c.school_ids).where(orm.directory_user.c.id == r.requester_id)
-            )).first()
-            name = f"{requester.given_name} {requester.family_name}".strip() if requester else r.requester_name
-            schools = list(requester.school_ids) if requester else list(r.school_ids)
-            applied = await upsert_if_newer(session, orm.request, {
-                "id": r.id, "district_id": r.district_id, "requester_id": r.requester_id,
-                "requester_name": name, "school_ids": schools, "status": r.status, "fields": list(r.fields),
-                "has_note": r.has_note, "appears_applied": r.appears_applied, "submitted_at": r.submitted_at,
-                "done_at": r.done_at, "version": event.version,
-            }, ["id"])
-            if applied:
-                await _index_schools(session, r.id, r.district_id, r.status, r.submitted_at, schools)
+        """One statement, one round trip (the hot path: every submission and action lands here)."""
+        r = event.request
+        async with self.db.acquire() as conn:
+            await conn.execute(
+                REQUEST_CHANGED, orm.CONSUMER, delivery.message_id, r.id, r.requester_id, r.requester_name,
+                list(r.school_ids), r.district_id, r.status, list(r.fields), r.has_note, r.appears_applied,
+                r.submitted_at, r.done_at, event.version,
+            )
 
     async def request_replays_if_empty(self) -> None:
         """At start: ask the owners for their state when a projection is still empty."""
