@@ -49,7 +49,9 @@ async def system(database_factory, rabbitmq_url, topology, mailbox, tmp_path):
         ServiceSpec("requests", ports["requests"], await database_factory("requests")),
         ServiceSpec("digest", ports["digest"], await database_factory("digest"),
                     {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(mailbox.port),
-                     "DIGEST_PUBLIC_BASE_URL": urls["requests"]}),
+                     "DIGEST_PUBLIC_BASE_URL": urls["requests"],
+                     # the test forces its digest run; a scheduled one must not race it
+                     "DIGEST_SCHEDULER_ENABLED": "false"}),
     ]
     stack = Stack(specs, rabbitmq_url=rabbitmq_url, namespace=topology.namespace, jwt_secret=DEV_JWT_SECRET,
                   echo=False, log_dir=tmp_path)
