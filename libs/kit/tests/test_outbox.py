@@ -2,10 +2,10 @@ import asyncio
 import contextlib
 
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted
+from pur_kit.messaging_tables import DROP_NOTIFY_TRIGGER
 from pur_kit.outbox import OutboxRelay, add_event
 from pur_kit.testing import EventSpy, wait_until
-
-
+from sqlalchemy import text
 
 def school_event(version: int = 1) -> DirectorySchoolUpserted:
     return DirectorySchoolUpserted(
@@ -71,10 +71,6 @@ async def test_a_relay_killed_after_publishing_republishes_and_the_consumer_dedu
     assert len(spy.messages) >= 2
 
 
-async def _is_zero(engine) -> bool:
-    return await db.outbox_count() == 0
-
-
 async def test_relay_publishes_a_large_backlog_in_batches(db, rabbitmq_url, topology):
     async with db.sessions.begin() as session:
         for version in range(1, 1201):
@@ -85,3 +81,59 @@ async def test_relay_publishes_a_large_backlog_in_batches(db, rabbitmq_url, topo
         await wait_until(db.outbox_empty, message="outbox drained")
     assert relay.published == 1200
     assert len({m.message_id for m in spy.messages}) == 1200
+
+
+async def test_the_relay_wakes_on_notify_at_commit_not_on_its_poll(db, rabbitmq_url, topology):
+    async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(
+        OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300)
+    ):
+        async with db.sessions.begin() as session:
+            await add_event(session, db.outbox, school_event())
+        await spy.wait_for(1, timeout=30)   # the poll would take 300 s
+
+
+async def test_wake_publishes_at_once_where_the_notify_trigger_was_dropped(db, rabbitmq_url, topology):
+    async with db.sessions.begin() as session:
+        for statement in DROP_NOTIFY_TRIGGER:
+            await session.execute(text(statement))
+    relay = OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300)
+    async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(relay):
+        async with db.sessions.begin() as session:
+            await add_event(session, db.outbox, school_event())
+        relay.wake()
+        await spy.wait_for(1, timeout=30)
+
+
+async def test_under_load_the_relay_gathers_concurrent_commits_into_one_batch(db, rabbitmq_url, topology):
+    batches: list[int] = []
+
+    async def record(ids):
+        batches.append(len(ids))
+
+    async with db.sessions.begin() as session:
+        for statement in DROP_NOTIFY_TRIGGER:
+            await session.execute(text(statement))
+
+    async def commit_one(version: int) -> None:
+        async with db.sessions.begin() as session:
+            await add_event(session, db.outbox, school_event(version))
+
+    relay = OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300, gather_seconds=3,
+                        after_publish=record)
+    async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(relay):
+        for version in (1, 2, 3):
+            await commit_one(version)
+        relay.wake()
+        await spy.wait_for(3, timeout=30)
+        assert batches == [3]                   # a batch of 3: the relay is now gathering
+        await commit_one(4)
+        relay.wake()                            # pauses before claiming ...
+        await commit_one(5)
+        await commit_one(6)
+        relay.wake()
+        await spy.wait_for(6, timeout=30)
+        assert batches == [3, 3]                # ... so 4, 5 and 6 went out together
+        await commit_one(7)
+        relay.wake()
+        await spy.wait_for(7, timeout=30)
+    assert batches == [3, 3, 1]

@@ -103,7 +103,7 @@ def upgrade() -> None:
     # No NOTIFY per outbox insert here: PostgreSQL serializes the commits of transactions that
     # NOTIFY (a database-wide lock held through the commit's WAL flush), which capped submissions
     # at one commit per fsync. The process that writes an event wakes its own relay instead
-    # (adapters/relay.py); rows left by another process are picked up by the relay's poll.
+    # (`OutboxRelay.wake`); rows left by another process are picked up by the relay's poll.
     for statement in DROP_NOTIFY_TRIGGER:
         op.execute(statement)
     for statement in STATEMENTS:

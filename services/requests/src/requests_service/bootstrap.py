@@ -1,10 +1,10 @@
 """Composition root: the runtime (engine, broker, consumers, relay) plus the API's asyncpg pool."""
 from __future__ import annotations
 
+from pur_kit.outbox import OutboxRelay
 from pur_kit.runtime import ServiceRuntime
 
 from .adapters.db import Database
-from .adapters.relay import CoalescingOutboxRelay
 from .config import Settings
 from .entrypoints.consumers import subscriptions
 from .service_layer.projections import ProjectionHandlers
@@ -17,10 +17,10 @@ class RequestsRuntime(ServiceRuntime):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, SERVICE)
-        self.relay = CoalescingOutboxRelay(
+        self.relay = OutboxRelay(
             settings.database_url, settings.rabbitmq_url, self.topology.exchange,
             batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds, app_id=SERVICE,
-            coalesce_seconds=settings.outbox_coalesce_ms / 1000,
+            gather_seconds=settings.outbox_coalesce_ms / 1000,
         )
         self.db = Database(settings.database_url, settings.api_pool_size, on_events_committed=self.relay.wake)
         self.handlers = ProjectionHandlers(self.sessions, on_events_committed=self.relay.wake)
