@@ -63,7 +63,7 @@ def migrate(spec: ServiceSpec) -> None:
     if result.returncode != 0:
         sys.stderr.write(result.stdout + result.stderr)
         raise SystemExit(f"migrating {spec.name} failed")
-    print(f"[ migrate] {spec.name}: database {spec.database_url.rsplit('/', 1)[1]} is up to date")
+    print(f"[ migrate] {spec.name}: database {spec.database_url.rsplit('/', 1)[1]} ready (created if missing, migrated to head)")
 
 
 async def _until_stopped(awaitable, stopping: asyncio.Event) -> bool:
