@@ -133,9 +133,14 @@ class OutboxRelay:
                     raise ConnectionError("outbox relay lost a connection")
         finally:
             self.connected = False
-            for closer in (listener.close(), worker.close(), amqp.close()):
-                with contextlib.suppress(Exception):
-                    await closer
+            try:
+                for close in (listener.close, worker.close, amqp.close):
+                    with contextlib.suppress(Exception):
+                        await close()
+            except asyncio.CancelledError:  # cancelled while closing: drop what is left at once
+                listener.terminate()
+                worker.terminate()
+                raise
 
     def wake(self) -> None:
         """Publish what was just committed without waiting for a NOTIFY or the poll."""
