@@ -8,6 +8,7 @@ settings and sis_sync services would publish.
 from __future__ import annotations
 
 import uuid
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -30,9 +31,11 @@ from pur_kit.auth import mint_token
 from pur_kit.config import DEV_JWT_SECRET
 from pur_kit.db import asyncpg_dsn
 from pur_kit.migrations import upgrade
-from pur_kit.testing import wait_until
+from pur_kit.testing import TcpProxy, wait_until
 from requests_service.config import Settings
 from requests_service.entrypoints.app import create_app
+from sqlalchemy.engine import make_url
+from yarl import URL
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 
@@ -197,3 +200,39 @@ async def cast(svc):
                                         family="Other", manager="district", wait=False)
     await w.settle()
     return people
+
+
+@asynccontextmanager
+async def service_behind_proxies(url: str, rabbitmq_url: str, topology):
+    db, amqp = make_url(url), URL(rabbitmq_url)
+    async with TcpProxy(db.host, db.port or 5432) as db_proxy, \
+            TcpProxy(amqp.host, amqp.port or 5672) as amqp_proxy:
+        settings = Settings(database_url=db.set(port=db_proxy.port).render_as_string(hide_password=False),
+                            rabbitmq_url=str(amqp.with_port(amqp_proxy.port)),
+                            events_namespace=topology.namespace, api_pool_size=2, db_pool_size=2,
+                            outbox_poll_seconds=1.0, consumer_retry_delay_ms=100)
+        app = create_app(settings)
+        runtime = app.state.runtime
+        async with runtime.lifespan(app):
+            await wait_until(lambda: runtime.broker_started, message="broker started")
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+                yield SimpleNamespace(client=client, runtime=runtime, db_proxy=db_proxy, amqp_proxy=amqp_proxy)
+
+
+@pytest_asyncio.fixture
+async def faulty(database_factory, rabbitmq_url, topology):
+    url = await database_factory("requests")
+    await upgrade(SERVICE_DIR, url)
+    # The world talks to the real broker and database, not through the proxies.
+    world = World(rabbitmq_url, topology, asyncpg_dsn(url))
+    try:
+        async with service_behind_proxies(url, rabbitmq_url, topology) as svc:
+            district = new_district()
+            await world.settings(district, enabled=True, wait=False)
+            await world.school(district, "sch-a", "Alder Elementary", wait=False)
+            people = [await world.user(district, schools=["sch-a"], given=f"P{i}", wait=False) for i in range(4)]
+            await world.settle()
+            yield SimpleNamespace(**vars(svc), world=world, district=district, people=people,
+                                  rabbitmq_url=rabbitmq_url, topology=topology)
+    finally:
+        await world.close()
