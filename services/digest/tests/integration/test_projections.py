@@ -112,6 +112,37 @@ async def test_many_requests_arrive_and_the_scope_counts_stay_exact(svc, cast):
     assert str(both.id) == emails["both@example.org"]["recipient_id"]
 
 
+async def test_events_of_one_request_handled_at_the_same_time_leave_a_consistent_school_index(svc, cast):
+    """Up to `prefetch` messages are handled at once: a request's submission and its Mark as Done
+    (and a Restore) arriving together must still leave index rows for New requests only."""
+    w = svc.world
+    done, restored = [], []
+    for i in range(40):
+        pupil = (cast.pupil_a, cast.pupil_b, cast.pupil_ab)[i % 3]
+        snapshot = await w.request(pupil, wait=False)
+        await w.mark_done(snapshot, wait=False)
+        if i % 4 == 0:
+            await w.restore(snapshot, wait=False)
+            restored.append(snapshot)
+        else:
+            done.append(snapshot)
+    await w.settle()
+    conn = await asyncpg.connect(asyncpg_dsn(svc.db_url))
+    try:
+        stale = await conn.fetchval("SELECT count(*) FROM request_school WHERE request_id = ANY($1::uuid[])",
+                                    [r.id for r in done])
+        indexed = await conn.fetch("SELECT request_id, school_id FROM request_school WHERE request_id = ANY($1::uuid[])",
+                                   [r.id for r in restored])
+        statuses = await conn.fetch("SELECT status, count(*) FROM request WHERE id = ANY($1::uuid[]) GROUP BY status",
+                                    [r.id for r in done + restored])
+    finally:
+        await conn.close()
+    assert stale == 0
+    assert {(row["request_id"], row["school_id"]) for row in indexed} == {
+        (r.id, school) for r in restored for school in r.school_ids}
+    assert {row["status"]: row["count"] for row in statuses} == {"done": len(done), "new": len(restored)}
+
+
 async def test_the_projection_tables_match_the_orm(svc):
     from digest_service.adapters.orm import metadata
 

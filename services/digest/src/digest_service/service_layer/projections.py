@@ -40,13 +40,11 @@ SERVICE = "digest"
 RequestEvent = RequestSubmitted | RequestMarkedDone | RequestRestored | RequestAppearsAppliedChanged
 
 
-# The request projection in one statement (data-modifying CTEs apply atomically, in one implicit
-# transaction): claim the message in the inbox, upsert the request only when this version is newer,
-# and bring its school index rows in line. The requester's name and schools come from the directory
-# when we know the requester (locked FOR SHARE so that a concurrent directory update of the same
-# user, on another replica, waits and then refreshes this request too), else from the snapshot.
-# The index rows are deleted and inserted for disjoint keys: sub-statements of one statement
-# cannot see each other's changes, so the same row must never be touched twice.
+# The request projection in two statements of one transaction (the hot path: every submission and
+# action lands here). The first claims the message in the inbox, then upserts the request only when
+# this version is newer. The requester's name and schools come from the directory when we know the
+# requester (locked FOR SHARE, so that a concurrent directory update of the same user waits and then
+# refreshes this request too), else from the snapshot. It returns the row only when applied.
 REQUEST_CHANGED = """
 WITH claim AS (
     INSERT INTO inbox_message (consumer, message_id) VALUES ($1, $2)
@@ -59,26 +57,32 @@ WITH claim AS (
            ARRAY(SELECT sid FROM unnest(coalesce((SELECT school_ids FROM requester), $6::text[]))
                  WITH ORDINALITY AS t (sid, n) GROUP BY sid ORDER BY min(n)) AS school_ids
     FROM claim
-), up AS (
-    INSERT INTO request AS r (id, district_id, requester_id, requester_name, school_ids, status, fields,
-                              has_note, appears_applied, submitted_at, done_at, version)
-    SELECT $3, $7, $4, incoming.name, incoming.school_ids, $8, $9::text[], $10, $11, $12, $13, $14
-    FROM incoming
-    ON CONFLICT (id) DO UPDATE SET
-        district_id = excluded.district_id, requester_id = excluded.requester_id,
-        requester_name = excluded.requester_name, school_ids = excluded.school_ids, status = excluded.status,
-        fields = excluded.fields, has_note = excluded.has_note, appears_applied = excluded.appears_applied,
-        submitted_at = excluded.submitted_at, done_at = excluded.done_at, version = excluded.version
-    WHERE r.version < excluded.version
-    RETURNING r.id, r.district_id, r.status, r.submitted_at, r.school_ids
-), gone AS (
-    DELETE FROM request_school rs USING up
-    WHERE rs.request_id = up.id AND (up.status <> 'new' OR NOT rs.school_id = ANY (up.school_ids))
+)
+INSERT INTO request AS r (id, district_id, requester_id, requester_name, school_ids, status, fields,
+                          has_note, appears_applied, submitted_at, done_at, version)
+SELECT $3, $7, $4, incoming.name, incoming.school_ids, $8, $9::text[], $10, $11, $12, $13, $14
+FROM incoming
+ON CONFLICT (id) DO UPDATE SET
+    district_id = excluded.district_id, requester_id = excluded.requester_id,
+    requester_name = excluded.requester_name, school_ids = excluded.school_ids, status = excluded.status,
+    fields = excluded.fields, has_note = excluded.has_note, appears_applied = excluded.appears_applied,
+    submitted_at = excluded.submitted_at, done_at = excluded.done_at, version = excluded.version
+WHERE r.version < excluded.version
+RETURNING r.id, r.district_id, r.status, r.submitted_at, r.school_ids
+"""
+# The second brings the request's school index rows in line. It must be a statement of its own: a
+# statement sees the rows committed before it started, and the upsert above may have waited for a
+# concurrent handler of the same request (up to `prefetch` messages are handled at once) whose index
+# rows only a later statement can see. Deleted and inserted keys are disjoint: the sub-statements of
+# one statement cannot see each other's changes, so no row may be touched twice.
+INDEX_SCHOOLS = """
+WITH gone AS (
+    DELETE FROM request_school
+    WHERE request_id = $1 AND ($3 <> 'new' OR NOT school_id = ANY ($5::text[]))
 )
 INSERT INTO request_school AS rs (request_id, school_id, district_id, submitted_at, shared)
-SELECT up.id, sid, up.district_id, up.submitted_at, cardinality(up.school_ids) > 1
-FROM up, unnest(up.school_ids) AS sid
-WHERE up.status = 'new'
+SELECT $1, sid, $2, $4, cardinality($5::text[]) > 1 FROM unnest($5::text[]) AS sid
+WHERE $3 = 'new'
 ON CONFLICT (request_id, school_id) DO UPDATE SET
     district_id = excluded.district_id, submitted_at = excluded.submitted_at, shared = excluded.shared
 """
@@ -132,14 +136,16 @@ class ProjectionHandlers:
                                         list(user.school_ids))
 
     async def request_changed(self, event: RequestEvent, delivery: Delivery) -> None:
-        """One statement, one round trip (the hot path: every submission and action lands here)."""
         r = event.request
-        async with self.db.acquire() as conn:
-            await conn.execute(
+        async with self.db.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
                 REQUEST_CHANGED, orm.CONSUMER, delivery.message_id, r.id, r.requester_id, r.requester_name,
                 list(r.school_ids), r.district_id, r.status, list(r.fields), r.has_note, r.appears_applied,
                 r.submitted_at, r.done_at, event.version,
             )
+            if row is not None:
+                await conn.execute(INDEX_SCHOOLS, row["id"], row["district_id"], row["status"],
+                                   row["submitted_at"], row["school_ids"])
 
     async def request_replays_if_empty(self) -> None:
         """At start: ask the owners for their state when a projection is still empty."""
