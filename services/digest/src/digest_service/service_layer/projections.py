@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
+import asyncpg
 from pur_contracts import (
     DirectoryReplayRequested,
     DirectorySchoolUpserted,
@@ -30,7 +31,6 @@ from pur_kit.inbox import claim_message, upsert_if_newer
 from pur_kit.logging import get_logger
 from pur_kit.outbox import add_events
 from sqlalchemy import exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..adapters import orm
@@ -144,8 +144,8 @@ class ProjectionHandlers:
                 r.submitted_at, r.done_at, event.version,
             )
             if row is not None:
-                await conn.execute(INDEX_SCHOOLS, row["id"], row["district_id"], row["status"],
-                                   row["submitted_at"], row["school_ids"])
+                await _index_schools(conn, row["id"], row["district_id"], row["status"], row["submitted_at"],
+                                     row["school_ids"])
 
     async def request_replays_if_empty(self) -> None:
         """At start: ask the owners for their state when a projection is still empty."""
@@ -161,25 +161,23 @@ class ProjectionHandlers:
             log.info("replays_requested", events=[e.event_name for e in wanted])
 
 
-async def _index_schools(session: AsyncSession, request_id: UUID, district_id: str, status: str,
+async def _index_schools(conn: asyncpg.Connection, request_id: UUID, district_id: str, status: str,
                          submitted_at: datetime, schools: list[str]) -> None:
-    rs = orm.request_school
-    await session.execute(rs.delete().where(rs.c.request_id == request_id))
-    schools = list(dict.fromkeys(schools))
-    if status == "new" and schools:
-        await session.execute(pg_insert(rs).on_conflict_do_nothing(), [
-            {"request_id": request_id, "school_id": s, "district_id": district_id, "submitted_at": submitted_at,
-             "shared": len(schools) > 1}
-            for s in schools
-        ])
+    """`schools` without duplicates (one statement may not upsert a row twice)."""
+    await conn.execute(INDEX_SCHOOLS, request_id, district_id, status, submitted_at, schools)
 
 
 async def _follow_requester(session: AsyncSession, requester_id: UUID, name: str, schools: list[str]) -> None:
     """A directory update of a requester: their requests show the new name and count for the new schools."""
+    schools = list(dict.fromkeys(schools))
     rows = (await session.execute(
         update(orm.request).where(orm.request.c.requester_id == requester_id)
         .values(requester_name=name, school_ids=schools)
         .returning(orm.request.c.id, orm.request.c.district_id, orm.request.c.status, orm.request.c.submitted_at)
     )).all()
+    if not rows:
+        return
+    # The same statement as the hot path, on the session's own connection (same transaction).
+    conn = (await (await session.connection()).get_raw_connection()).driver_connection
     for row in rows:
-        await _index_schools(session, row.id, row.district_id, row.status, row.submitted_at, schools)
+        await _index_schools(conn, row.id, row.district_id, row.status, row.submitted_at, schools)
