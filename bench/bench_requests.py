@@ -208,6 +208,23 @@ def make_url_db(url: str) -> str:
     return make_url(url).database
 
 
+async def drain_outbox(dsn: str, timeout: float = 120.0) -> None:
+    """Wait until the relay has published every event of the phase just run, so that the next
+    phase does not pay for it; say how long that took when it was not at once."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        backlog = await conn.fetchval("SELECT count(*) FROM outbox_message")
+        while (left := await conn.fetchval("SELECT count(*) FROM outbox_message")) and \
+                time.perf_counter() - started < timeout:
+            await asyncio.sleep(0.1)
+        if backlog > 500:
+            print(f"    (relay backlog at the end of the phase: {backlog:,} events, drained in "
+                  f"{time.perf_counter() - started:.1f} s{'' if not left else f'; {left:,} left'})")
+    finally:
+        await conn.close()
+
+
 def dsn_of(url: str) -> str:
     from pur_kit.db import asyncpg_dsn
 
@@ -400,7 +417,9 @@ async def main() -> None:
                 print(f"round {round_no + 1} {name:<8} {s['rps']:7,.0f} req/s  p50 {s['p50']:6.1f} ms  "
                       f"p99 {s['p99']:6.1f} ms  CPU/req: server {s['cpu_ms']:.2f} ms ({cpu_used / wall:.0%} of a core), "
                       f"PostgreSQL {s['db_ms']:.2f} ms  statuses {s['statuses']}")
-                await asyncio.sleep(1.0)  # let the relay drain before the next round
+                if name == "service":
+                    await drain_outbox(dsn_of(service_url))
+                await asyncio.sleep(1.0)
         ceiling = statistics.median(r["rps"] for r in results["ceiling"])
         service = statistics.median(r["rps"] for r in results["service"])
         p99 = statistics.median(r["p99"] for r in results["service"])
@@ -422,6 +441,7 @@ async def main() -> None:
             print(f"  service at a fixed offered rate of {fraction} x ceiling = {rate:,.0f} req/s (open loop): "
                   f"completed {load.completed_in_window / seconds:,.0f} req/s in the window, "
                   f"p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms  statuses {s['statuses']}")
+            await drain_outbox(dsn_of(service_url))
         submitted = await channel.declare_queue(f"{namespace}.sink", passive=True)
         print(f"  events published by the relay into the bound queue: {submitted.declaration_result.message_count:,}")
 

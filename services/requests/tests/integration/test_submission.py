@@ -56,6 +56,41 @@ async def test_the_same_idempotency_key_returns_the_same_request_and_creates_not
     assert someone_else.status_code == 201 and someone_else.json()["id"] != first.json()["id"]
 
 
+async def test_submissions_arriving_together_are_each_answered_on_their_own(svc, cast):
+    """Concurrent submissions: good ones, refused ones and a retried key arriving together each get
+    their own answer, and each good one exactly one request and event."""
+    w, d = svc.world, cast.district
+    people = [await w.user(d, schools=["sch-a" if i % 2 else "sch-b"], given=f"P{i}", wait=False)
+              for i in range(24)]
+    await w.settle()
+    async with EventSpy(svc.rabbitmq_url, svc.topology.exchange, ["request.submitted"]) as spy:
+        calls = [submit(svc, p, {"note": f"note {i}"}, **{"Idempotency-Key": f"k{i}"}) for i, p in enumerate(people)]
+        calls += [submit(svc, people[0], {"note": "note 0"}, **{"Idempotency-Key": "k0"}),   # a retry
+                  submit(svc, people[1], {"changes": {"email": "not-an-email"}}),           # invalid
+                  submit(svc, cast.other_manager, {"note": "other district"}),             # its own district only
+                  submit(svc, people[2], {"note": "changed body"}, **{"Idempotency-Key": "k2"})]
+        answers = await asyncio.gather(*calls)
+        await spy.wait_for(24, "request.submitted")
+        await asyncio.sleep(0.3)   # a duplicate event would have arrived by now
+    retry, invalid, other, reused = answers[24:]
+    # Whichever of two submissions with one key is written first wins; the other answers with it
+    # (same body: 200 and the same request) or is refused (another body: 409).
+    assert sorted([answers[0].status_code, retry.status_code]) == [200, 201]
+    assert answers[0].json()["id"] == retry.json()["id"]
+    assert sorted([answers[2].status_code, reused.status_code]) == [201, 409]
+    assert [r.status_code for i, r in enumerate(answers[:24]) if i not in (0, 2)] == [201] * 22
+    assert invalid.status_code == 422 and invalid.json()["error"]["field"] == "email"
+    assert other.status_code == 201 and other.json()["district_id"] == cast.other_district
+    created = {r.json()["id"] for r in (*answers, ) if r.status_code == 201}
+    assert len(created) == 25   # 24 people (one of them through the k2 body that won) + the other district
+    events = spy.of_type("request.submitted")
+    assert len(events) == 25 and {e["request"]["id"] for e in events} == created
+    for r, person in zip(answers[:24], people, strict=True):
+        if r.status_code == 201:
+            assert r.json()["requester"]["id"] == str(person.id)
+            assert r.json()["requester"]["school_ids"] == ["sch-a" if int(person.given_name[1:]) % 2 else "sch-b"]
+
+
 async def test_invalid_values_are_refused_naming_the_field(svc, cast):
     cases = [
         ({"changes": {"email": "not-an-email"}}, "email"),
