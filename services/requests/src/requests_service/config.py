@@ -15,7 +15,7 @@ class Settings(ServiceSettings):
     # The HTTP paths use their own asyncpg pool (prepared statements, one connection per unit of
     # work); the SQLAlchemy engine of the runtime serves the message handlers.
     api_pool_size: int = Field(16, ge=1)
-    # The relay waits this long after a wake-up so that concurrent commits share one batch.
+    # Under load the relay waits this long after a wake-up so that concurrent commits share one batch.
     outbox_coalesce_ms: float = Field(20.0, ge=0, le=1000)
 
     # Development only: /login lists demo identities and signs a session cookie for any of them.
