@@ -5,6 +5,9 @@ import asyncio
 import json
 import os
 import sys
+from zoneinfo import ZoneInfo
+
+from digest_service.domain.schedule import local_date_of
 
 
 async def pur_digest(svc, *args: str) -> dict:
@@ -19,11 +22,15 @@ async def pur_digest(svc, *args: str) -> dict:
 
 
 async def test_the_cli_previews_then_sends_once(svc, cast):
-    preview = await pur_digest(svc, "run", "--district", cast.district, "--dry-run")
+    # The CLI process runs on the real clock, the service in this process on the tests' clock:
+    # both are given the district's local date of the latter.
+    day = local_date_of(svc.clock(), ZoneInfo("America/New_York")).isoformat()
+    preview = await pur_digest(svc, "run", "--district", cast.district, "--date", day, "--dry-run")
     assert {e["to"] for e in preview["emails"]} == {cast.manager_a.email, cast.manager_b.email,
                                                    cast.district_manager.email}
     assert svc.mailbox.messages == []
-    sent = await pur_digest(svc, "run", "--district", cast.district)
+    sent = await pur_digest(svc, "run", "--district", cast.district, "--date", day)
     assert sent["sent"] == 3 and len(svc.mailbox.messages) == 3
-    r = await svc.client.post("/api/v1/digests/run", json={"district_id": cast.district}, headers=svc.system)
+    r = await svc.client.post("/api/v1/digests/run", json={"district_id": cast.district, "date": day},
+                              headers=svc.system)
     assert r.json()["sent"] == 0 and r.json()["skipped"] == 3 and len(svc.mailbox.messages) == 3
