@@ -233,6 +233,6 @@ async def faulty(database_factory, rabbitmq_url, topology):
             people = [await world.user(district, schools=["sch-a"], given=f"P{i}", wait=False) for i in range(4)]
             await world.settle()
             yield SimpleNamespace(**vars(svc), world=world, district=district, people=people,
-                                  rabbitmq_url=rabbitmq_url, topology=topology)
+                                  rabbitmq_url=rabbitmq_url, topology=topology, headers=headers_for)
     finally:
         await world.close()

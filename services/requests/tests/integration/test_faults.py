@@ -5,19 +5,13 @@ go out once the broker is back, and the consumers resume."""
 from __future__ import annotations
 
 import httpx
-from pur_kit.auth import mint_token
-from pur_kit.config import DEV_JWT_SECRET
 from pur_kit.testing import EventSpy, wait_until
 
 API = "/api/v1/requests"
 
 
-def headers_for(person) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub=str(person.id), district_id=person.district_id)}"}
-
-
 async def submit(svc, person, note: str) -> httpx.Response:
-    return await svc.client.post(API, json={"note": note}, headers=headers_for(person))
+    return await svc.client.post(API, json={"note": note}, headers=svc.headers(person))
 
 
 async def test_a_database_outage_gives_503_and_the_service_recovers(faulty):
@@ -35,7 +29,7 @@ async def test_a_database_outage_gives_503_and_the_service_recovers(faulty):
 
     await wait_until(serves_again, timeout=30, message="ready again")
     assert (await submit(faulty, faulty.people[1], "after")).status_code == 201
-    mine = await faulty.client.get(f"{API}/mine", headers=headers_for(faulty.people[1]))
+    mine = await faulty.client.get(f"{API}/mine", headers=faulty.headers(faulty.people[1]))
     assert [i["note"] for i in mine.json()["items"]] == ["after"]   # the refused one left nothing
 
 

@@ -81,7 +81,7 @@ async def test_submissions_arriving_together_are_each_answered_on_their_own(svc,
     assert [r.status_code for i, r in enumerate(answers[:24]) if i not in (0, 2)] == [201] * 22
     assert invalid.status_code == 422 and invalid.json()["error"]["field"] == "email"
     assert other.status_code == 201 and other.json()["district_id"] == cast.other_district
-    created = {r.json()["id"] for r in (*answers, ) if r.status_code == 201}
+    created = {r.json()["id"] for r in answers if r.status_code == 201}
     assert len(created) == 25   # 24 people (one of them through the k2 body that won) + the other district
     events = spy.of_type("request.submitted")
     assert len(events) == 25 and {e["request"]["id"] for e in events} == created
