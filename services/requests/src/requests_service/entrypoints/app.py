@@ -21,7 +21,8 @@ Users Managers work through them (Manage Requests) and Mark as Done / Restore th
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = build_runtime(settings)
-    app = create_kit_app(runtime, title="requests", description=DESCRIPTION, routers=[api.router, ui.router])
+    app = create_kit_app(runtime, title="requests", description=DESCRIPTION, routers=[api.router, ui.router],
+                          direct=[("POST", "/api/v1/requests")])  # the submission route: see DirectRoutes
     app.state.settings = settings
     app.state.db = runtime.db
     app.state.verified_tokens = VerifiedTokens()
