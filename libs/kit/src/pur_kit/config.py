@@ -23,7 +23,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_size: int = 10
-    outbox_batch_size: int = 500
+    outbox_batch_size: int = Field(500, ge=1, le=2000)  # a batch must fit the relay's AMQP write queue
     outbox_poll_seconds: float = 5.0
     consumer_prefetch: int = 32
     consumer_max_retries: int = 5
