@@ -96,6 +96,7 @@ class Load:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
+        self.by_second: dict[int, list[float]] = {}  # open loop: latencies by second of the schedule
 
 
 async def _exchange(reader, writer, request: bytes) -> tuple[int, bytes]:
@@ -158,6 +159,7 @@ async def run_paced(port: int, make_request, connections: int, rate: float, seco
                     completed_in_window += 1
                 if due >= measure_from:
                     load.latencies.append(done - due)
+                    load.by_second.setdefault(int(due - measure_from), []).append(done - due)
                     load.statuses[status] = load.statuses.get(status, 0) + 1
                 due += interval
         finally:
@@ -441,6 +443,8 @@ async def main() -> None:
             print(f"  service at a fixed offered rate of {fraction} x ceiling = {rate:,.0f} req/s (open loop): "
                   f"completed {load.completed_in_window / seconds:,.0f} req/s in the window, "
                   f"p50 {s['p50']:.1f} ms, p99 {s['p99']:.1f} ms  statuses {s['statuses']}")
+            seconds_p99 = [pct(sorted(v), 0.99) * 1000 for _, v in sorted(load.by_second.items())]
+            print("    p99 of each second (ms): " + " ".join(f"{x:.0f}" for x in seconds_p99))
             await drain_outbox(dsn_of(service_url))
         submitted = await channel.declare_queue(f"{namespace}.sink", passive=True)
         print(f"  events published by the relay into the bound queue: {submitted.declaration_result.message_count:,}")

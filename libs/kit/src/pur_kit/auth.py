@@ -25,6 +25,7 @@ class Principal:
     district_id: str | None
     is_system: bool
     token: str
+    expires_at: float = 0.0  # the token's `exp` (Unix time)
 
     @property
     def user_id(self) -> UUID | None:
@@ -55,7 +56,7 @@ def decode_token(token: str, secret: str) -> Principal:
     except jwt.InvalidTokenError:
         raise unauthorized("invalid token") from None
     if claims.get("role") == "system" and claims.get("sub") == "system":
-        return Principal("system", None, True, token)
+        return Principal("system", None, True, token, float(claims["exp"]))
     district_id = claims.get("district_id")
     if not isinstance(district_id, str) or not district_id:
         raise unauthorized("token has no district_id")
@@ -63,7 +64,7 @@ def decode_token(token: str, secret: str) -> Principal:
         UUID(str(claims["sub"]))
     except ValueError:
         raise unauthorized("token subject is not a user id") from None
-    return Principal(str(claims["sub"]), district_id, False, token)
+    return Principal(str(claims["sub"]), district_id, False, token, float(claims["exp"]))
 
 
 def token_from_request(request: Request) -> str | None:

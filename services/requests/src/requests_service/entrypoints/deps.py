@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 
-import jwt
 from fastapi import Request
 from pur_kit.auth import Principal, decode_token, token_from_request
 from pur_kit.errors import unauthorized
@@ -33,10 +32,9 @@ class VerifiedTokens:
         if hit is not None and now < hit[1]:
             return hit[0]
         principal = decode_token(token, secret)  # raises 401 when forged or expired
-        expires = jwt.decode(token, options={"verify_signature": False})["exp"]
         if len(self._entries) >= _VERIFIED_MAX:
             self._entries.clear()
-        self._entries[token] = (principal, min(float(expires), now + _VERIFIED_TTL))
+        self._entries[token] = (principal, min(principal.expires_at, now + _VERIFIED_TTL))
         return principal
 
 
