@@ -406,19 +406,21 @@ async def main() -> None:
         admin = await asyncpg.connect(dsn_of(ADMIN_URL))
         for round_no in range(args.rounds):
             for name, port, make in (("ceiling", ceiling_port, ceiling_item), ("service", service_port, submission)):
-                cpu_before, wall_before = cpu_seconds(pids[name]), time.perf_counter()
+                cpu_before, wall_before, gen_before = cpu_seconds(pids[name]), time.perf_counter(), time.process_time()
                 db_before = await backend_cpu_seconds(admin, databases[name])
                 load, seconds = await run_load(port, make, args.connections, args.seconds)
                 cpu_used, wall = cpu_seconds(pids[name]) - cpu_before, time.perf_counter() - wall_before
+                gen_used = time.process_time() - gen_before
                 db_used = await backend_cpu_seconds(admin, databases[name]) - db_before
                 s = summary(load, seconds)
                 done = s["rps"] * wall
                 s["cpu_ms"] = cpu_used / done * 1000 if done else 0.0
                 s["db_ms"] = db_used / done * 1000 if done else 0.0
+                s["gen_ms"] = gen_used / done * 1000 if done else 0.0
                 results[name].append(s)
                 print(f"round {round_no + 1} {name:<8} {s['rps']:7,.0f} req/s  p50 {s['p50']:6.1f} ms  "
                       f"p99 {s['p99']:6.1f} ms  CPU/req: server {s['cpu_ms']:.2f} ms ({cpu_used / wall:.0%} of a core), "
-                      f"PostgreSQL {s['db_ms']:.2f} ms  statuses {s['statuses']}")
+                      f"PostgreSQL {s['db_ms']:.2f} ms, load generator {s['gen_ms']:.2f} ms  statuses {s['statuses']}")
                 if name == "service":
                     await drain_outbox(dsn_of(service_url))
                 await asyncio.sleep(1.0)
