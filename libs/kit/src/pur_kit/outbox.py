@@ -2,7 +2,8 @@
 
 `add_events` runs inside the caller's transaction, so an event exists if and only if the state
 change committed. `OutboxRelay` publishes committed rows with publisher confirms and deletes them
-once confirmed; a crash in between republishes them (consumers deduplicate by message id).
+once confirmed (the delete commits after the confirms); a crash in between republishes them
+(consumers deduplicate by message id).
 """
 from __future__ import annotations
 
@@ -51,11 +52,15 @@ async def add_event(session, outbox: Table, event: Event, correlation_id: str | 
     await add_events(session, outbox, [event], correlation_id)
 
 
+# Claimed rows are deleted at once, in the transaction that stays open while they are published:
+# a failure or crash before the commit rolls the delete back and they are published again.
+# (One statement instead of SELECT ... FOR UPDATE then DELETE: half the round trips and no
+# separate row-lock write per event.)
 _CLAIM = """
-SELECT id, event_id, event_name, routing_key, payload, correlation_id
-FROM outbox_message ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+DELETE FROM outbox_message WHERE id IN (
+    SELECT id FROM outbox_message ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, event_id, event_name, routing_key, payload, correlation_id
 """
-_DELETE = "DELETE FROM outbox_message WHERE id = ANY($1::bigint[])"
 
 
 class OutboxRelay:
@@ -88,7 +93,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._app_id = app_id
-        self._after_publish = after_publish  # test hook: runs between confirm and delete
+        self._after_publish = after_publish  # test hook: runs between the confirms and the commit of the delete
         self._gather_seconds = gather_seconds
         self._last_batch = 0
         self._wake = asyncio.Event()
@@ -155,7 +160,7 @@ class OutboxRelay:
 
     async def _claim_and_publish(self, conn: asyncpg.Connection, channel: aiormq.abc.AbstractChannel) -> int:
         async with conn.transaction():
-            rows = await conn.fetch(_CLAIM, self._batch_size)
+            rows = sorted(await conn.fetch(_CLAIM, self._batch_size), key=lambda row: row["id"])
             if not rows:
                 return 0
             # Pipelined: every publish is in flight at once and each awaits its own confirm.
@@ -181,7 +186,6 @@ class OutboxRelay:
             )
             if self._after_publish is not None:
                 await self._after_publish([row["event_id"] for row in rows])
-            await conn.execute(_DELETE, [row["id"] for row in rows])
         self.published += len(rows)
         return len(rows)
 
