@@ -170,6 +170,27 @@ async def run_paced(port: int, make_request, connections: int, rate: float, seco
     return load, seconds
 
 
+async def submission_groups(port: int) -> str:
+    """How the service wrote the submissions so far: alone, or grouped while its pool was busy."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    _, body = await _exchange(reader, writer, get("/metrics"))
+    writer.close()
+    buckets = {}
+    for line in body.decode().splitlines():
+        if line.startswith("requests_submission_group_size_bucket"):
+            buckets[line.split('le="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("requests_submission_group_size_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("requests_submission_group_size_count"):
+            statements = float(line.rsplit(" ", 1)[1])
+    if not buckets or not statements:
+        return "submission groups: none reported"
+    alone = buckets.get("1.0", 0.0)
+    return (f"submission writes so far: {total:,.0f} submissions in {statements:,.0f} statements "
+            f"({alone / total:.0%} written alone; mean group {total / statements:.1f}, "
+            f"statements of 9 or more: {(statements - buckets.get('8.0', 0.0)):,.0f})")
+
+
 def post(path: str, body: bytes, headers: str = "") -> bytes:
     return (f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n{headers}\r\n").encode() + body
@@ -181,6 +202,12 @@ def get(path: str, headers: str = "") -> bytes:
 
 def pct(sorted_ms: list[float], p: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * p))]
+
+
+def broker_pids() -> list[int]:
+    """RabbitMQ's Erlang VM on this machine, when it runs here (for the CPU split only)."""
+    found = subprocess.run(["pgrep", "-f", "beam.smp"], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -404,26 +431,31 @@ async def main() -> None:
         pids = {"ceiling": procs[1].pid, "service": procs[0].pid}
         databases = {"ceiling": make_url_db(ceiling_url), "service": make_url_db(service_url)}
         admin = await asyncpg.connect(dsn_of(ADMIN_URL))
+        brokers = broker_pids()
         for round_no in range(args.rounds):
             for name, port, make in (("ceiling", ceiling_port, ceiling_item), ("service", service_port, submission)):
                 cpu_before, wall_before, gen_before = cpu_seconds(pids[name]), time.perf_counter(), time.process_time()
+                broker_before = sum(cpu_seconds(p) for p in brokers)
                 db_before = await backend_cpu_seconds(admin, databases[name])
                 load, seconds = await run_load(port, make, args.connections, args.seconds)
                 cpu_used, wall = cpu_seconds(pids[name]) - cpu_before, time.perf_counter() - wall_before
                 gen_used = time.process_time() - gen_before
+                broker_used = sum(cpu_seconds(p) for p in brokers) - broker_before
                 db_used = await backend_cpu_seconds(admin, databases[name]) - db_before
                 s = summary(load, seconds)
                 done = s["rps"] * wall
                 s["cpu_ms"] = cpu_used / done * 1000 if done else 0.0
                 s["db_ms"] = db_used / done * 1000 if done else 0.0
                 s["gen_ms"] = gen_used / done * 1000 if done else 0.0
+                s["broker_ms"] = broker_used / done * 1000 if done else 0.0
                 results[name].append(s)
                 print(f"round {round_no + 1} {name:<8} {s['rps']:7,.0f} req/s  p50 {s['p50']:6.1f} ms  "
                       f"p99 {s['p99']:6.1f} ms  CPU/req: server {s['cpu_ms']:.2f} ms ({cpu_used / wall:.0%} of a core), "
-                      f"PostgreSQL {s['db_ms']:.2f} ms, load generator {s['gen_ms']:.2f} ms  statuses {s['statuses']}")
+                      f"PostgreSQL {s['db_ms']:.2f} ms, load generator {s['gen_ms']:.2f} ms, RabbitMQ {s['broker_ms']:.2f} ms  statuses {s['statuses']}")
                 if name == "service":
                     await drain_outbox(dsn_of(service_url))
                 await asyncio.sleep(1.0)
+        print("  " + await submission_groups(service_port))
         ceiling = statistics.median(r["rps"] for r in results["ceiling"])
         service = statistics.median(r["rps"] for r in results["service"])
         p99 = statistics.median(r["p99"] for r in results["service"])

@@ -15,6 +15,9 @@ class Settings(ServiceSettings):
     # The HTTP paths use their own asyncpg pool (prepared statements, one connection per unit of
     # work); the SQLAlchemy engine of the runtime serves the message handlers.
     api_pool_size: int = Field(16, ge=1)
+    # Submissions that arrive while every connection is busy are written together, at most this
+    # many per statement (1: always one by one). See service_layer/submission.py.
+    submission_group_max: int = Field(64, ge=1, le=500)
     # Under load the relay waits this long after a wake-up so that concurrent commits share one batch.
     outbox_coalesce_ms: float = Field(20.0, ge=0, le=1000)
 

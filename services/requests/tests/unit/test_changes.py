@@ -37,6 +37,12 @@ def test_comparison_ignores_email_case_and_phone_punctuation_but_not_name_case()
     assert not same_value("sms", None, "+15555550100")
 
 
+def test_a_note_keeps_line_breaks_but_not_nul_characters():
+    assert clean_note("line one\nline two\tend") == "line one\nline two\tend"
+    with pytest.raises(InvalidChange, match="NUL"):
+        clean_note("before\x00after")
+
+
 def test_a_note_is_trimmed_bounded_and_blank_means_none():
     assert clean_note("  hi  ") == "hi"
     assert clean_note("   ") is None

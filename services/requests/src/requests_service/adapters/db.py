@@ -54,6 +54,9 @@ class FairGate:
                 self._waiters.remove(waiter)
             raise
 
+    def idle(self) -> bool:
+        return self._free > 0 and not self._waiters
+
     def release(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -90,6 +93,10 @@ class Database:
                 yield conn
         finally:
             self._gate.release()
+
+    def has_idle_connection(self) -> bool:
+        """True when `acquire` would not wait."""
+        return self._gate.idle()
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -75,4 +75,6 @@ def clean_note(raw: str | None) -> str | None:
     note = raw.strip()
     if len(note) > NOTE_MAX:
         raise InvalidChange("note", f"at most {NOTE_MAX} characters")
+    if "\x00" in note:  # PostgreSQL text cannot hold it; line breaks and tabs are fine in a note
+        raise InvalidChange("note", "must not contain NUL characters")
     return note or None

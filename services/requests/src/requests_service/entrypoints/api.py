@@ -15,7 +15,7 @@ from pur_kit.errors import forbidden, not_found, validation_error
 from .. import views
 from ..adapters.csv_export import csv_chunk
 from ..adapters.db import Database
-from ..service_layer import actions, submission
+from ..service_layer import actions
 from .deps import current_principal, database, viewer_of
 from .schemas import RequestCreate, RequestDetails, RequestList, RequestPublic
 
@@ -64,8 +64,9 @@ async def submit_request(request: Request):
     if caller.is_system:
         raise forbidden("the system credential cannot submit requests: a person does")
     db: Database = request.app.state.db
-    result = await submission.submit_request(db, user_id=caller.user_id, district_id=caller.district_id,
-                                             changes=body.changes, note=body.note, idempotency_key=key)
+    result = await request.app.state.submissions.submit(
+        user_id=caller.user_id, district_id=caller.district_id, changes=body.changes, note=body.note,
+        idempotency_key=key)
     if result.created:
         return JSONResponse(views.new_request_public(result.request, result.current), status_code=201)
     async with db.acquire() as conn:

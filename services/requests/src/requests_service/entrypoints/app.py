@@ -10,7 +10,7 @@ from ..bootstrap import build_runtime
 from ..config import Settings
 from ..domain.errors import FeatureDisabled, InvalidChange, NotAllowedToSubmit, NotAManager
 from ..service_layer.actions import RequestNotFound
-from ..service_layer.submission import IdempotencyKeyReused
+from ..service_layer.submission import IdempotencyKeyReused, SubmissionWriter
 from . import api, ui
 from .deps import VerifiedTokens
 
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           direct=[("POST", "/api/v1/requests")])  # the submission route: see DirectRoutes
     app.state.settings = settings
     app.state.db = runtime.db
+    app.state.submissions = SubmissionWriter(runtime.db, settings.submission_group_max)
     app.state.verified_tokens = VerifiedTokens()
     ui.install(app, settings)
     _install_domain_errors(app)

@@ -233,8 +233,8 @@ async def submit_form(request: Request):
     key = (form.get("idempotency_key") or "")[:255] or None
     values = {k: form.get(k, "") for k in (*FIELDS, "note")}
     try:
-        await submission.submit_request(db, user_id=me["id"], district_id=me["district_id"], changes=changes,
-                                        note=note, idempotency_key=key)
+        await request.app.state.submissions.submit(user_id=me["id"], district_id=me["district_id"],
+                                                   changes=changes, note=note, idempotency_key=key)
     except InvalidChange as exc:
         async with db.acquire() as conn:
             return await _my_page(request, conn, me, status=422, error=exc.message, error_field=exc.field,
