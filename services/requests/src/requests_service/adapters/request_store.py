@@ -49,14 +49,14 @@ ORDER BY k.ord
 CONTEXT_ONE = _CONTEXTS.format(keys=_ONE_KEY)
 CONTEXTS_MANY = _CONTEXTS.format(keys=_MANY_KEYS)
 
-_NEW_COLUMNS = ("id uuid, requester_id uuid, district_id text, changes text, note text, submitted_at timestamptz, "
-                "idempotency_key text, fingerprint text, by text, event_id text, event_name text, payload text, "
-                "correlation_id text")
-_ONE_NEW = "SELECT " + ", ".join(
-    f"${n}::{col.split()[1]} AS {col.split()[0]}" for n, col in enumerate(_NEW_COLUMNS.split(", "), 1))
+_NEW_COLUMNS = (("id", "uuid"), ("requester_id", "uuid"), ("district_id", "text"), ("changes", "text"),
+                ("note", "text"), ("submitted_at", "timestamptz"), ("idempotency_key", "text"),
+                ("fingerprint", "text"), ("by", "text"), ("event_id", "text"), ("event_name", "text"),
+                ("payload", "text"), ("correlation_id", "text"))
+_ONE_NEW = "SELECT " + ", ".join(f"${n}::{kind} AS {name}" for n, (name, kind) in enumerate(_NEW_COLUMNS, 1))
 _MANY_NEW = "SELECT * FROM unnest({}) AS t({})".format(
-    ", ".join(f"${n}::{col.split()[1]}[]" for n, col in enumerate(_NEW_COLUMNS.split(", "), 1)),
-    ", ".join(col.split()[0] for col in _NEW_COLUMNS.split(", ")))
+    ", ".join(f"${n}::{kind}[]" for n, (_, kind) in enumerate(_NEW_COLUMNS, 1)),
+    ", ".join(name for name, _ in _NEW_COLUMNS))
 
 # The requesters' rows are locked FOR SHARE and names and schools are taken from them: a directory
 # update of one of them then waits for this insert to commit, and its handler (which refreshes the
