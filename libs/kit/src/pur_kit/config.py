@@ -29,6 +29,11 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 5
     consumer_retry_delay_ms: int = 500
     max_body_bytes: int = 64 * 1024
+    # Garbage collector of the service process: after start-up, the objects built so far are frozen
+    # out of the collector's scans, and the youngest generation is collected every this many net
+    # allocations instead of 700. 0 leaves Python's defaults. See runtime.tune_gc. A property of the
+    # process, so one unprefixed variable: GC_GEN0_THRESHOLD.
+    gc_gen0_threshold: int = Field(20_000, ge=0, validation_alias=AliasChoices("GC_GEN0_THRESHOLD"))
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> ServiceSettings:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,23 @@ from .logging import get_logger
 from .outbox import OutboxRelay
 
 log = get_logger(__name__)
+
+
+def tune_gc(gen0_threshold: int) -> None:
+    """Make the cyclic garbage collector cheap for a long-running service (0: leave it alone).
+
+    With Python's defaults the collector walked the whole heap of the app (FastAPI, pydantic,
+    SQLAlchemy, the broker...) often, and it showed as the submission bench's tail: freezing
+    what start-up built and collecting the youngest generation every 20,000 allocations instead of
+    700 took the service's CPU per submission from 1.2 to 0.97 ms and its p99 at 0.5x the
+    ceiling from 195-303 ms to 47-95 ms (bench/bench_requests.py). Cycles of garbage live a little
+    longer; reference counting still frees everything else at once.
+    """
+    if gen0_threshold <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(gen0_threshold, 50, 100)
 
 
 class ServiceRuntime:
@@ -137,6 +155,7 @@ class ServiceRuntime:
     @asynccontextmanager
     async def lifespan(self, _app) -> AsyncIterator[None]:
         await self.start()
+        tune_gc(self.settings.gc_gen0_threshold)
         try:
             yield
         finally:

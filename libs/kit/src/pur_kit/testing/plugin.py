@@ -4,7 +4,9 @@ RabbitMQ and PostgreSQL come from `RABBITMQ_URL` / `DATABASE_URL` when set, and 
 testcontainers otherwise. Without either, tests that need them are skipped with the reason, or
 fail when `REQUIRE_SERVICES=1` (CI sets it). Isolation: every test database is created fresh and
 dropped at the end of the session; every test gets its own event namespace (exchange and queue
-prefix) whose exchange and queues are deleted after the test.
+prefix) whose exchange and queues are deleted after the test. Services started inside the test
+process leave its garbage collector alone (`GC_GEN0_THRESHOLD=0`): freezing the heap at every app
+start would keep the test session's cyclic garbage for good.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from pur_contracts import Topology
 
 from ..db import with_database
 from ..migrations import drop_database, ensure_database
+
+os.environ.setdefault("GC_GEN0_THRESHOLD", "0")
 
 
 def _unavailable(what: str, exc: BaseException) -> None:
