@@ -202,7 +202,7 @@ class _RelayConnection(aiormq.Connection):
     queued behind the lock, so a batch advanced one message per event-loop turn: a relay sharing
     its loop with a busy HTTP server published 300 events/s at 650 submissions/s and fell ever
     further behind (bench/bench_requests.py). With room for a batch, and publishes that do not
-    wait for the socket to drain (wait=False; confirms are still awaited before rows are deleted),
+    wait for the socket to drain (wait=False; confirms are still awaited before the delete commits),
     a batch is queued in one turn and written in the next.
     """
 
