@@ -5,7 +5,7 @@ import jwt
 import pytest
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
-from pur_kit.auth import Principal, decode_token, mint_token, principal_dependency
+from pur_kit.auth import SESSION_COOKIE, Principal, csrf_token, decode_token, mint_token, principal_dependency
 from pur_kit.config import DEV_JWT_SECRET, ServiceSettings
 from pur_kit.errors import ApiError
 from pur_kit.http import create_app
@@ -32,6 +32,10 @@ def make_app(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none", rabb
         if body.name == "taken":
             raise ApiError(409, "conflict", "name taken")
         return {"name": body.name, "by": principal.subject}
+
+    @router.get("/whoami")
+    async def whoami(principal: Principal = Depends(who)):
+        return {"by": principal.subject}
 
     @router.get("/db")
     async def uses_db():
@@ -98,10 +102,38 @@ async def test_an_unreachable_database_gives_503_unavailable(client):
 async def test_readyz_reports_unreachable_dependencies(client):
     r = await client.get("/readyz")
     assert r.status_code == 503
+    assert r.json()["error"]["checks"]["database"].startswith("unavailable")
+    r = await client.get("/healthz/dependencies")
+    assert r.status_code == 503
     checks = r.json()["error"]["checks"]
     assert checks["database"].startswith("unavailable") and checks["broker"] == "unavailable"
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert "http_requests_total" in (await client.get("/metrics")).text
+
+
+def session(token: str) -> dict:
+    return {"Cookie": f"{SESSION_COOKIE}={token}"}
+
+
+@pytest.mark.parametrize("content_type,body", [
+    ("application/x-www-form-urlencoded", "name=a&count=1"),
+    ("text/plain", '{"name": "a", "count": 1}'),
+    ("application/json", '{"name": "a", "count": 1}'),
+])
+async def test_a_state_change_with_only_the_session_cookie_is_refused_as_csrf(client, content_type, body):
+    token = mint_token(SECRET, sub=USER, district_id="d")
+    r = await client.post("/things", content=body, headers={**session(token), "Content-Type": content_type})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "csrf_failed"
+    forged = {**session(token), "Content-Type": content_type, "X-CSRF-Token": csrf_token(SECRET, "other")}
+    assert (await client.post("/things", content=body, headers=forged)).status_code == 403
+
+
+async def test_the_session_cookie_works_with_its_csrf_header_or_on_safe_methods(client):
+    token = mint_token(SECRET, sub=USER, district_id="d")
+    headers = {**session(token), "X-CSRF-Token": csrf_token(SECRET, token)}
+    r = await client.post("/things", json={"name": "a", "count": 1}, headers=headers)
+    assert r.status_code == 200 and r.json()["by"] == USER
+    assert (await client.get("/whoami", headers=session(token))).json() == {"by": USER}
 
 
 def test_system_tokens_and_person_tokens_decode_differently():

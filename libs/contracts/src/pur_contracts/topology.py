@@ -10,26 +10,26 @@ from dataclasses import dataclass
 from . import events as e
 
 # (consumer service, purpose) -> routing keys bound to that queue. Each service lists all of
-# its subscriptions here; its consumers.py maps each event to a handler.
+# its subscriptions here; its consumers.py maps each event to a handler. Settings changes have a
+# queue of their own in every service that follows them: enabling the feature must take effect
+# within seconds even while a roster import has tens of thousands of directory events queued.
 SUBSCRIPTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("settings", "main"): (
         e.DirectoryUserUpserted.event_name,
         e.DirectoryUserDeactivated.event_name,
         e.SettingsReplayRequested.event_name,
     ),
-    ("sis_sync", "main"): (
-        e.DistrictSettingsChanged.event_name,
-        e.DirectoryReplayRequested.event_name,
-    ),
+    ("sis_sync", "settings"): (e.DistrictSettingsChanged.event_name,),
+    ("sis_sync", "main"): (e.DirectoryReplayRequested.event_name,),
+    ("requests", "settings"): (e.DistrictSettingsChanged.event_name,),
     ("requests", "main"): (
-        e.DistrictSettingsChanged.event_name,
         e.DirectoryUserUpserted.event_name,
         e.DirectoryUserDeactivated.event_name,
         e.DirectorySchoolUpserted.event_name,
         e.RequestsReplayRequested.event_name,
     ),
+    ("digest", "settings"): (e.DistrictSettingsChanged.event_name,),
     ("digest", "main"): (
-        e.DistrictSettingsChanged.event_name,
         e.DirectoryUserUpserted.event_name,
         e.DirectoryUserDeactivated.event_name,
         e.DirectorySchoolUpserted.event_name,

@@ -14,7 +14,7 @@ from uuid import UUID
 import jwt
 from fastapi import Request
 
-from .errors import unauthorized
+from .errors import ApiError, unauthorized
 
 SESSION_COOKIE = "pur_session"
 
@@ -67,24 +67,41 @@ def decode_token(token: str, secret: str) -> Principal:
     return Principal(str(claims["sub"]), district_id, False, token, float(claims["exp"]))
 
 
-def token_from_request(request: Request) -> str | None:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def token_from_request(request: Request, secret: str) -> str | None:
+    """The caller's token: a bearer header, or the browser's session cookie.
+
+    A browser sends the cookie with any cross-site form post, whatever its Content-Type, so the
+    cookie stands for the caller only on safe methods, or with an `X-CSRF-Token` header matching
+    it (another site's page cannot read the token, nor set a custom header without CORS consent).
+    """
     header = request.headers.get("authorization")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and value:
             return value.strip()
         raise unauthorized("Authorization header must be 'Bearer <token>'")
-    return request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie or request.method in SAFE_METHODS:
+        return cookie
+    if csrf_valid(secret, cookie, request.headers.get(CSRF_HEADER)):
+        return cookie
+    raise ApiError(403, "csrf_failed",
+                   "the session cookie needs a matching X-CSRF-Token header here; API clients send a bearer token")
 
 
 def principal_dependency(secret_of: callable):
     """A FastAPI dependency returning the caller's Principal, or raising 401."""
 
     async def current_principal(request: Request) -> Principal:
-        token = token_from_request(request)
+        secret = secret_of(request)
+        token = token_from_request(request, secret)
         if not token:
             raise unauthorized("missing bearer token")
-        return decode_token(token, secret_of(request))
+        return decode_token(token, secret)
 
     return current_principal
 

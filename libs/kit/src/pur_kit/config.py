@@ -28,6 +28,7 @@ class ServiceSettings(BaseSettings):
     consumer_prefetch: int = 32
     consumer_max_retries: int = 5
     consumer_retry_delay_ms: int = 500
+    consumer_max_message_bytes: int = Field(256 * 1024, ge=1024)  # larger messages are dead-lettered unparsed
     max_body_bytes: int = 64 * 1024
     # Garbage collector of the service process: after start-up, the objects built so far are frozen
     # out of the collector's scans, and the youngest generation is collected every this many net

@@ -13,11 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from aiormq.exceptions import AMQPError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import ApiError, error_body
+from .failures import is_unavailable
 from .logging import correlation_id_var, get_logger, new_correlation_id
 from .runtime import ServiceRuntime
 
@@ -35,11 +36,6 @@ STATUS_CODES = {
     428: "precondition_required", 503: "unavailable",
 }
 _CID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-UNAVAILABLE_ERRORS = (
-    OSError, TimeoutError, PoolTimeout, OperationalError, InterfaceError,
-    asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InterfaceError,
-)
 
 
 def _field_of(loc: tuple, kind: str = "") -> str:
@@ -71,28 +67,23 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
-    async def _unavailable(_: Request, exc: Exception):
-        log.warning("dependency_unavailable", error=type(exc).__name__)
-        return JSONResponse(error_body("unavailable", "a dependency is unavailable, retry shortly"),
-                            status_code=503, headers={"Retry-After": "2"})
-
-    for exc_type in UNAVAILABLE_ERRORS:
-        app.add_exception_handler(exc_type, _unavailable)
-
-    @app.exception_handler(Exception)
-    async def _internal(_: Request, exc: Exception):
+    async def _server_error(_: Request, exc: Exception):
+        if is_unavailable(exc):
+            log.warning("dependency_unavailable", error=type(exc).__name__)
+            return JSONResponse(error_body("unavailable", "a dependency is unavailable, retry shortly"),
+                                status_code=503, headers={"Retry-After": "2"})
         # The message may quote request data (personal values), so only its type and place are logged.
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         log.error("internal_error", error=type(exc).__name__,
                   where=f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else None)
         return JSONResponse(error_body("internal", "internal error"), status_code=500)
 
-    @app.exception_handler(DBAPIError)
-    async def _dbapi_error(request: Request, exc: DBAPIError):
-        if exc.connection_invalidated:
-            return await _unavailable(request, exc)
-        log.error("database_error", error=type(exc.orig).__name__ if exc.orig else type(exc).__name__)
-        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+    # One handler decides 503 or 500 for every error that is not the caller's (failures.is_unavailable).
+    # Registered for the driver and SQLAlchemy bases too, so they are caught inside the routing layer
+    # (with the request's context) and not only by Starlette's outermost ServerErrorMiddleware.
+    for exc_type in (OSError, TimeoutError, SQLAlchemyError, asyncpg.PostgresError,
+                     asyncpg.exceptions.InterfaceError, AMQPError, Exception):
+        app.add_exception_handler(exc_type, _server_error)
 
 
 class RequestContextMiddleware:
@@ -235,12 +226,24 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/readyz")
     async def readyz():
-        """The database and the broker are reachable."""
+        """This instance can serve its HTTP traffic: its database answers and it has started."""
         checks = await runtime.readiness()
-        if all(v == "ok" for k, v in checks.items() if k in ("database", "broker")):
+        if all(v == "ok" for v in checks.values()):
             return {"status": "ready", "checks": checks}
         return JSONResponse(
             error_body("unavailable", "not ready: " + ", ".join(k for k, v in checks.items() if v != "ok"),
+                       checks=checks),
+            status_code=503,
+        )
+
+    @router.get("/healthz/dependencies")
+    async def dependencies():
+        """Every dependency (database, broker, outbox relay): 503 naming those that are down."""
+        checks = await runtime.dependencies()
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ok", "checks": checks}
+        return JSONResponse(
+            error_body("unavailable", "degraded: " + ", ".join(k for k, v in checks.items() if v != "ok"),
                        checks=checks),
             status_code=503,
         )

@@ -12,16 +12,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
-from pur_contracts import PUBLICATIONS, Event, Topology
+from pur_contracts import PUBLICATIONS, SUBSCRIPTIONS, Event, Topology
+from prometheus_client import Gauge
 from sqlalchemy import text
 
 from .config import ServiceSettings
 from .consumer import EventConsumer, EventHandler
 from .db import make_engine, make_sessionmaker
+from .dlq import dlq_depth_loop
 from .logging import get_logger
 from .outbox import OutboxRelay
 
 log = get_logger(__name__)
+
+DEPENDENCY_UP = Gauge("dependency_up", "1 while the dependency answers, by the last check", ["dependency"])
 
 
 def tune_gc(gen0_threshold: int) -> None:
@@ -63,9 +67,10 @@ class ServiceRuntime:
             else None
         )
         self._document_publications()
-        self.loops: list[Callable[[], Awaitable[None]]] = []
+        self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters]
         self.on_broker_started: list[Callable[[], Awaitable[None]]] = []
         self.broker_started = False
+        self.broker_started_once = False
         self._tasks: list[asyncio.Task] = []
 
     def _document_publications(self) -> None:
@@ -77,29 +82,51 @@ class ServiceRuntime:
                 title=f"{event.event_name}:publish", description=(event.__doc__ or "").strip() or None,
             )
 
-    def add_consumer(self, handlers: Mapping[type[Event], EventHandler], purpose: str = "main") -> EventConsumer:
-        consumer = EventConsumer(
-            self.broker,
-            self.topology,
-            self.service,
-            handlers,
-            purpose=purpose,
-            max_retries=self.settings.consumer_max_retries,
-            retry_delay_ms=self.settings.consumer_retry_delay_ms,
-            prefetch=self.settings.consumer_prefetch,
-        )
-        self.consumers.append(consumer)
-        return consumer
+    def add_consumers(self, handlers: Mapping[type[Event], EventHandler]) -> list[EventConsumer]:
+        """One consumer per queue of this service (`pur_contracts.SUBSCRIPTIONS`), each given the
+        handlers of the events bound to it: a concern on its own queue (settings changes) is never
+        stuck behind another's backlog (a roster import's directory events)."""
+        by_name = {event.event_name: (event, handler) for event, handler in handlers.items()}
+        purposes = [purpose for service, purpose in SUBSCRIPTIONS if service == self.service]
+        bound = {key for purpose in purposes for key in self.topology.bindings(self.service, purpose)}
+        if unbound := set(by_name) - bound:
+            raise ValueError(f"{self.service}: handlers for events none of its queues is bound to: {unbound}")
+        for purpose in purposes:
+            keys = self.topology.bindings(self.service, purpose)
+            self.consumers.append(EventConsumer(
+                self.broker,
+                self.topology,
+                self.service,
+                dict(by_name[key] for key in keys if key in by_name),
+                purpose=purpose,
+                max_retries=self.settings.consumer_max_retries,
+                retry_delay_ms=self.settings.consumer_retry_delay_ms,
+                prefetch=self.settings.consumer_prefetch,
+                max_message_bytes=self.settings.consumer_max_message_bytes,
+                probe=self.probe_database,
+            ))
+        return self.consumers
+
+    async def _watch_dead_letters(self) -> None:
+        """Keep `consumer_dead_letter_messages{queue}` current for every DLQ of this service."""
+        await dlq_depth_loop(self.settings.rabbitmq_url, [c.dlq_name for c in self.consumers])
+
+    async def probe_database(self) -> None:
+        async with asyncio.timeout(2):
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
 
     async def _start_broker(self) -> None:
         backoff = 0.5
         while True:
             try:
                 await self.broker.connect()
+                keys = {key for consumer in self.consumers for key in consumer.routing_keys}
                 for consumer in self.consumers:
-                    await consumer.declare()
+                    await consumer.declare(unbind=tuple(sorted(keys)))
                 await self.broker.start()
                 self.broker_started = True
+                self.broker_started_once = True
                 log.info("broker_started", queues=[c.queue_name for c in self.consumers])
                 for hook in self.on_broker_started:
                     await hook()
@@ -117,10 +144,13 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         if self.relay is not None:
             self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self.watch_dependencies(), name="dependency-watch"))
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(loop(), name=getattr(loop, "__name__", "loop")))
 
     async def stop(self) -> None:
+        for consumer in self.consumers:
+            consumer.close()
         if self.relay is not None:
             self.relay.stop()
         for task in self._tasks:
@@ -134,23 +164,49 @@ class ServiceRuntime:
         self.broker_started = False
         await self.engine.dispose()
 
-    async def readiness(self) -> dict[str, str]:
-        checks = {"database": "ok", "broker": "ok"}
+    async def _database_check(self) -> str:
         try:
-            async with asyncio.timeout(2):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
+            await self.probe_database()
         except Exception as exc:
-            checks["database"] = f"unavailable: {type(exc).__name__}"
+            return f"unavailable: {type(exc).__name__}"
+        return "ok"
+
+    async def _broker_check(self) -> str:
         try:
             ok = self.broker_started and await self.broker.ping(timeout=1.0)
         except Exception:
             ok = False
-        if not ok:
-            checks["broker"] = "unavailable"
-        if self.relay is not None and not self.relay.connected and checks["broker"] == "ok":
-            checks["outbox_relay"] = "connecting"
+        return "ok" if ok else "unavailable"
+
+    async def readiness(self) -> dict[str, str]:
+        """Can this instance serve its HTTP traffic? Its database must answer, and the broker must
+        have been reached once (its queues and bindings are declared then). A later broker outage
+        does not make it unready: submissions still succeed through the outbox, and a load balancer
+        taking every instance out would turn a broker outage into a full one."""
+        checks = {"database": await self._database_check()}
+        checks["started"] = "ok" if self.broker_started_once else "waiting for the broker"
+        DEPENDENCY_UP.labels("database").set(checks["database"] == "ok")
         return checks
+
+    async def dependencies(self) -> dict[str, str]:
+        """Every dependency's state, for monitoring (not for load balancers)."""
+        checks = {"database": await self._database_check(), "broker": await self._broker_check()}
+        if self.relay is not None:
+            checks["outbox_relay"] = "ok" if self.relay.connected else "connecting"
+        for name, state in checks.items():
+            DEPENDENCY_UP.labels(name).set(state == "ok")
+        return checks
+
+    async def watch_dependencies(self, interval: float = 5.0) -> None:
+        """Keep the `dependency_up` gauges current for scrapes (logging each change once)."""
+        last: dict[str, str] = {}
+        while True:
+            checks = await self.dependencies()
+            for name, state in checks.items():
+                if last.get(name, "ok") != state:
+                    (log.info if state == "ok" else log.warning)("dependency_state", dependency=name, state=state)
+            last = checks
+            await asyncio.sleep(interval)
 
     @asynccontextmanager
     async def lifespan(self, _app) -> AsyncIterator[None]:

@@ -60,7 +60,7 @@ class DigestRuntime(ServiceRuntime):
             run_lease=timedelta(seconds=settings.run_lease_seconds), tick_seconds=settings.scheduler_tick_seconds,
         )
         self.handlers = ProjectionHandlers(self.sessions, self.db)
-        self.add_consumer(subscriptions(self.handlers))
+        self.add_consumers(subscriptions(self.handlers))
         self.on_broker_started.append(self.handlers.request_replays_if_empty)
         if settings.scheduler_enabled:
             self.loops.append(self.scheduler.run_forever)

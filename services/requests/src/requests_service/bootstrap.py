@@ -24,7 +24,7 @@ class RequestsRuntime(ServiceRuntime):
         )
         self.db = Database(settings.database_url, settings.api_pool_size, on_events_committed=self.relay.wake)
         self.handlers = ProjectionHandlers(self.sessions, on_events_committed=self.relay.wake)
-        self.add_consumer(subscriptions(self.handlers))
+        self.add_consumers(subscriptions(self.handlers))
         self.on_broker_started.append(self.handlers.request_replays_if_empty)
 
     async def start(self) -> None:

@@ -5,7 +5,7 @@ go out once the broker is back, and the consumers resume."""
 from __future__ import annotations
 
 import httpx
-from pur_kit.testing import EventSpy, wait_until
+from pur_kit.testing import EventSpy, connections_refused, wait_until
 
 API = "/api/v1/requests"
 
@@ -38,10 +38,13 @@ async def test_a_broker_outage_loses_no_event_and_consumption_resumes(faulty):
         await faulty.amqp_proxy.cut()
 
         async def broker_down() -> bool:
-            checks = (await faulty.client.get("/readyz")).json().get("error", {}).get("checks", {})
+            checks = (await faulty.client.get("/healthz/dependencies")).json().get("error", {}).get("checks", {})
             return checks.get("broker") == "unavailable"
 
         await wait_until(broker_down, timeout=30, message="the broker reported unavailable")
+        # Still ready: this instance serves its traffic, so a load balancer must keep sending it.
+        ready = await faulty.client.get("/readyz")
+        assert ready.status_code == 200, ready.text
         # Submissions keep working: the request and its event commit together in the outbox.
         accepted = [await submit(faulty, p, "while the broker is away") for p in faulty.people[:3]]
         assert [r.status_code for r in accepted] == [201, 201, 201]
@@ -51,3 +54,15 @@ async def test_a_broker_outage_loses_no_event_and_consumption_resumes(faulty):
     assert {e["request"]["id"] for e in received} == {r.json()["id"] for r in accepted}
     # The consumer is back too: a directory change published now is applied.
     await faulty.world.put_user(faulty.people[3], given_name="Renamed")
+
+
+async def test_a_database_refusing_connections_gives_503_not_500(svc, cast):
+    async with connections_refused(svc.settings.database_url):
+        r = await svc.client.post(API, json={"note": "during maintenance"}, headers=svc.headers(cast.requester_a))
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable"
+        listed = await svc.client.get(API, headers=svc.headers(cast.manager_a))
+        assert listed.status_code == 503, listed.text
+        assert (await svc.client.get("/readyz")).status_code == 503
+    r = await svc.client.post(API, json={"note": "after maintenance"}, headers=svc.headers(cast.requester_a))
+    assert r.status_code == 201, r.text

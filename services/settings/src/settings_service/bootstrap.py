@@ -13,7 +13,7 @@ SERVICE = "settings"
 def build_runtime(settings: Settings) -> tuple[ServiceRuntime, MessageHandlers]:
     runtime = ServiceRuntime(settings, SERVICE)
     handlers = MessageHandlers(runtime.sessions)
-    runtime.add_consumer(subscriptions(handlers))
+    runtime.add_consumers(subscriptions(handlers))
 
     async def ask_for_directory() -> None:
         await handlers.request_directory_replay_if_empty()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -9,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 
 import aio_pika
+import asyncpg
 
 
 def free_port() -> int:
@@ -123,3 +125,23 @@ class TcpProxy:
                 self._writers.discard(writer)
 
         await asyncio.gather(pump(client_reader, upstream_writer), pump(upstream_reader, client_writer))
+
+
+@contextlib.asynccontextmanager
+async def connections_refused(database_url: str, *, keep_pids: Iterable[int] = ()):
+    """The database refuses new connections and loses its open ones (`ALLOW_CONNECTIONS false`), as
+    during an operator's maintenance, until the block exits. `keep_pids` survive (a test's own)."""
+    from sqlalchemy.engine import make_url
+
+    from ..db import asyncpg_dsn, with_database
+
+    name = make_url(database_url).database
+    admin = await asyncpg.connect(asyncpg_dsn(with_database(database_url, "postgres")))
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = $1 AND pid <> ALL($2::int[])", name, list(keep_pids))
+        yield
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()

@@ -39,11 +39,11 @@ class VerifiedTokens:
 
 
 async def current_principal(request: Request) -> Principal:
-    token = token_from_request(request)
+    secret = request.app.state.settings.jwt_secret
+    token = token_from_request(request, secret)
     if not token:
         raise unauthorized("missing bearer token")
-    app = request.app
-    return app.state.verified_tokens.principal(token, app.state.settings.jwt_secret)
+    return request.app.state.verified_tokens.principal(token, secret)
 
 
 async def database(request: Request) -> Database:

@@ -8,7 +8,7 @@ from ..service_layer.events import EventHandlers
 
 
 def register_consumers(runtime: ServiceRuntime, handlers: EventHandlers) -> None:
-    runtime.add_consumer({
+    runtime.add_consumers({
         DistrictSettingsChanged: handlers.district_settings_changed,
         DirectoryReplayRequested: handlers.directory_replay_requested,
     })
