@@ -25,6 +25,7 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 import httpx
+from pur_contracts import Topology
 from pur_kit.auth import mint_token
 from pur_kit.config import DEV_JWT_SECRET
 from pur_kit.db import asyncpg_dsn, with_database
@@ -113,8 +114,12 @@ async def main() -> None:
             users = (await client.get(f"{urls['sis_sync']}/api/v1/directory/users",
                                       params={"district_id": DISTRICT, "role": "student", "limit": 200},
                                       headers=SYSTEM)).json()["items"]
-            (await client.patch(f"{urls['settings']}/api/v1/districts/{DISTRICT}/settings",
-                                json={"profile_update_requests_enabled": True}, headers=SYSTEM)).raise_for_status()
+            # 404 until the settings service has consumed the imported directory (the district is unknown).
+            while (enabled := await client.patch(f"{urls['settings']}/api/v1/districts/{DISTRICT}/settings",
+                                                 json={"profile_update_requests_enabled": True},
+                                                 headers=SYSTEM)).status_code == 404:
+                await asyncio.sleep(0.2)
+            enabled.raise_for_status()
             headers = [{"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub=u['id'], district_id=DISTRICT)}"}
                        for u in users]
             while (warm := await client.post(f"{urls['requests']}/api/v1/requests", json={"note": "warm-up"},
@@ -212,9 +217,8 @@ async def main() -> None:
             connection = await aio_pika.connect(RABBITMQ_URL)
             async with connection:
                 ch = await connection.channel()
-                for service in dbs:
-                    for suffix in ("", ".retry", ".dlq"):
-                        await ch.queue_delete(f"{namespace}.{service}.main{suffix}")
+                for queue in Topology(namespace).all_queues():
+                    await ch.queue_delete(queue)
                 await ch.exchange_delete(exchange_name)
 
 

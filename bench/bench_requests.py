@@ -394,6 +394,7 @@ async def main() -> None:
 
         # where the service's events go: a durable queue, as the digest's would be
         import aio_pika
+        from pur_contracts import Topology
 
         amqp = await aio_pika.connect(RABBITMQ_URL)
         channel = await amqp.channel()
@@ -541,9 +542,9 @@ async def main() -> None:
             channel = await amqp.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(f"{namespace}.sink")
-            for suffix in ("requests.main", "requests.main.retry", "requests.main.dlq"):
+            for queue in Topology(namespace).all_queues():
                 with contextlib.suppress(Exception):
-                    await (await amqp.channel()).queue_delete(f"{namespace}.{suffix}")
+                    await (await amqp.channel()).queue_delete(queue)
             with contextlib.suppress(Exception):
                 await (await amqp.channel()).exchange_delete(f"{namespace}.events")
             await amqp.close()

@@ -112,7 +112,10 @@ def seed(client: httpx.Client) -> dict[str, dict]:
         grant(client, user, {"district_admin": False,
                              "users_manager": {"scope": "schools", "school_ids": user["school_ids"]}})
     settings_url = f"{URLS['settings']}/api/v1/districts/{DISTRICT}/settings"
-    if not client.get(settings_url, headers=SYSTEM).json().get("profile_update_requests_enabled"):
+    # Settings exist once the settings service has consumed the imported directory (404 until then).
+    current = wait_for("the settings service to know the district",
+                       lambda: (r := client.get(settings_url, headers=SYSTEM)).status_code == 200 and r.json(), 60)
+    if not current.get("profile_update_requests_enabled"):
         client.patch(settings_url, json={"profile_update_requests_enabled": True}, headers=SYSTEM).raise_for_status()
         print("demo seed: enabled Profile Update Requests")
     manager = person(cast["district Users Manager"])

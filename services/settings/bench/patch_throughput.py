@@ -19,11 +19,12 @@ import uuid
 from pathlib import Path
 
 import aio_pika
+import asyncpg
 import httpx
 from pur_contracts import Topology
 from pur_kit.auth import mint_token
 from pur_kit.config import DEV_JWT_SECRET
-from pur_kit.db import with_database
+from pur_kit.db import asyncpg_dsn, with_database
 from pur_kit.logging import configure_logging
 from pur_kit.migrations import drop_database, ensure_database, upgrade
 from pur_kit.testing import wait_until
@@ -54,6 +55,7 @@ async def run(patches: int, districts: int) -> None:
     topology = Topology(f"bench{uuid.uuid4().hex[:8]}")
     await ensure_database(url)
     await upgrade(SERVICE_DIR, url)
+    await _known_districts(url, ["bench-seq", *(f"bench-{d}" for d in range(districts))])
     app = create_app(Settings(database_url=url, rabbitmq_url=MQ, events_namespace=topology.namespace,
                               db_pool_size=10, log_level="WARNING"))
     headers = {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub='system', system=True)}"}
@@ -91,6 +93,16 @@ async def run(patches: int, districts: int) -> None:
           f"{districts * per_district / contended:.0f}/s")
     print(f"PATCH answered -> event received ({len(latency)} events): median {statistics.median(latency):.1f} ms, "
           f"p95 {statistics.quantiles(latency, n=20)[18]:.1f} ms")
+
+
+async def _known_districts(url: str, districts: list[str]) -> None:
+    """Settings exist only for districts the directory told of: one directory user each."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.executemany("INSERT INTO directory_user (id, district_id, version, active, district_admin) "
+                               "VALUES ($1, $2, 1, true, false)", [(uuid.uuid4(), d) for d in districts])
+    finally:
+        await conn.close()
 
 
 async def _delete_topology(topology: Topology) -> None:

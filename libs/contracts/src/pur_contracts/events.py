@@ -2,22 +2,40 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from .base import Event, Frozen
+from .base import (
+    SCHOOL_IDS_MAX,
+    TIMEZONE_MAX,
+    Actor,
+    DistrictId,
+    Email,
+    Event,
+    Frozen,
+    FullName,
+    PersonName,
+    Phone,
+    Role,
+    SafeText,
+    SchoolName,
+    SourcedId,
+)
 
 RequestField = Literal["given_name", "family_name", "email", "phone", "sms"]
 REQUEST_FIELDS: tuple[str, ...] = ("given_name", "family_name", "email", "phone", "sms")
+LocalTime = Annotated[str, StringConstraints(pattern=r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")]
+SchoolIds = Annotated[list[SourcedId], Field(max_length=SCHOOL_IDS_MAX)]
+TimeZoneName = SafeText(TIMEZONE_MAX)
 
 
 # --- settings -------------------------------------------------------------------------------
 class NotificationSettings(Frozen):
     daily_digest_enabled: bool = True
-    digest_local_time: str = "07:00"
-    timezone: str = "America/New_York"
+    digest_local_time: LocalTime = "07:00"
+    timezone: TimeZoneName = "America/New_York"
 
 
 class SisSyncSettings(Frozen):
@@ -25,13 +43,13 @@ class SisSyncSettings(Frozen):
 
 
 class DistrictSettings(Frozen):
-    district_id: str
+    district_id: DistrictId
     version: int
     profile_update_requests_enabled: bool = False
     notifications: NotificationSettings = NotificationSettings()
     sis_sync: SisSyncSettings = SisSyncSettings()
     updated_at: datetime | None = None
-    updated_by: str | None = None
+    updated_by: Actor | None = None
 
 
 class DistrictSettingsChanged(Event):
@@ -42,14 +60,14 @@ class DistrictSettingsChanged(Event):
 
 class SettingsReplayRequested(Event):
     event_name = "settings.replay.requested"
-    district_id: str | None = None  # None: every district
-    requested_by: str
+    district_id: DistrictId | None = None  # None: every district
+    requested_by: Actor
 
 
 # --- directory ------------------------------------------------------------------------------
 class UsersManagerScope(Frozen):
     scope: Literal["district", "schools"]
-    school_ids: list[str] = Field(default_factory=list)
+    school_ids: SchoolIds = Field(default_factory=list)
 
 
 class UserPermissions(Frozen):
@@ -59,15 +77,15 @@ class UserPermissions(Frozen):
 
 class DirectoryUser(Frozen):
     id: UUID
-    district_id: str
-    sis_id: str
-    role: str
-    given_name: str
-    family_name: str
-    email: str | None = None
-    phone: str | None = None
-    sms: str | None = None
-    school_ids: list[str] = Field(default_factory=list)
+    district_id: DistrictId
+    sis_id: SourcedId
+    role: Role
+    given_name: PersonName
+    family_name: PersonName
+    email: Email | None = None
+    phone: Phone | None = None
+    sms: Phone | None = None
+    school_ids: SchoolIds = Field(default_factory=list)
     active: bool = True
     permissions: UserPermissions = UserPermissions()
 
@@ -85,9 +103,9 @@ class DirectoryUserDeactivated(Event):
 
 
 class DirectorySchool(Frozen):
-    id: str
-    district_id: str
-    name: str
+    id: SourcedId
+    district_id: DistrictId
+    name: SchoolName
     active: bool = True
 
 
@@ -99,8 +117,8 @@ class DirectorySchoolUpserted(Event):
 
 class DirectoryReplayRequested(Event):
     event_name = "directory.replay.requested"
-    district_id: str | None = None
-    requested_by: str
+    district_id: DistrictId | None = None
+    requested_by: Actor
 
 
 class SyncCounts(Frozen):
@@ -123,17 +141,17 @@ class RequestSnapshot(Frozen):
     """What other services may know of a request: field names, never the requested values."""
 
     id: UUID
-    district_id: str
+    district_id: DistrictId
     requester_id: UUID
-    requester_name: str
-    school_ids: list[str]
+    requester_name: FullName
+    school_ids: SchoolIds
     status: Literal["new", "done"]
-    fields: list[RequestField]
+    fields: Annotated[list[RequestField], Field(max_length=len(REQUEST_FIELDS))]
     has_note: bool
     appears_applied: bool
     submitted_at: datetime
     done_at: datetime | None = None
-    done_by: str | None = None
+    done_by: Actor | None = None
 
 
 class _RequestEvent(Event):
@@ -159,8 +177,8 @@ class RequestAppearsAppliedChanged(_RequestEvent):
 
 class RequestsReplayRequested(Event):
     event_name = "requests.replay.requested"
-    district_id: str | None = None
-    requested_by: str
+    district_id: DistrictId | None = None
+    requested_by: Actor
 
 
 # --- digest ---------------------------------------------------------------------------------

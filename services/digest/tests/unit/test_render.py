@@ -100,3 +100,16 @@ def test_names_outside_ascii_survive_headers_and_bodies():
     assert msg["To"].addresses[0].display_name == "J\u00fcrgen M\u00fcller"
     assert "Zo\u00eb \u00d6zt\u00fcrk" in msg.get_body(("plain",)).get_content()
     assert "Hello J\u00fcrgen," in msg.get_body(("html",)).get_content()
+
+
+def test_control_and_bidi_characters_stored_before_the_rules_never_reach_headers_or_bodies():
+    c = content(requester="Eve\u202enimda\r\nBcc: x@evil.example")
+    c = DigestContent(c.recipient.__class__(**{**{f: getattr(c.recipient, f) for f in c.recipient.__slots__},
+                                               "given_name": "Mia\r\nBcc: y@evil.example", "family_name": "\u2066A"}),
+                      c.local_date, c.as_of, c.total_open, c.new_since_last, c.oldest_submitted_at, c.requests)
+    rendered, msg = render(c)
+    assert msg["Bcc"] is None and msg.defects == []
+    assert [a.addr_spec for a in msg["To"].addresses] == ["mia@example.org"]
+    assert msg["To"].addresses[0].display_name == "Mia Bcc: y@evil.example A"
+    for part in (rendered.text, rendered.html):
+        assert "\u202e" not in part and "\u2066" not in part and "Eve nimda Bcc: x@evil.example" in part

@@ -9,12 +9,17 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from .adapters.orm import directory_user
 from .adapters.repository import SettingsRepository
 from .domain.access import DirectoryRecord
-from .domain.model import DistrictSettings
+from .domain.model import DistrictSettings, UnknownDistrict
 
 
 async def district_settings(sessions: async_sessionmaker, district_id: str) -> DistrictSettings:
+    """The district's settings (the defaults at version 0 when never changed); UnknownDistrict when
+    the directory never told us of the district."""
     async with sessions() as session:
-        return await SettingsRepository(session).get(district_id)
+        repo = SettingsRepository(session)
+        if not await repo.district_known(district_id):
+            raise UnknownDistrict(district_id)
+        return await repo.get(district_id)
 
 
 async def directory_record(sessions: async_sessionmaker, user_id: UUID | None) -> DirectoryRecord | None:

@@ -20,6 +20,7 @@ def url(district: str) -> str:
 
 async def test_a_never_configured_district_reads_as_the_defaults_at_version_0(svc):
     district = svc.new_district()
+    await svc.user(district)  # its roster was imported: the district exists
     for headers in (svc.headers(district=district), svc.headers()):  # a person of the district, the system
         r = await svc.client.get(url(district), headers=headers)
         assert r.status_code == 200, r.text
@@ -74,8 +75,9 @@ async def test_another_districts_admin_gets_404_for_reading_and_changing(svc):
     assert svc.published() == []
 
 
-async def test_the_system_credential_may_change_any_district_and_is_recorded(svc):
+async def test_the_system_credential_may_change_any_known_district_and_is_recorded(svc):
     district = svc.new_district()
+    await svc.user(district)
     r = await svc.client.patch(url(district), content=b'{"sis_sync": {"contact_details_auto_update": false}}',
                                headers={**svc.headers(), "Content-Type": "application/merge-patch+json"})
     assert r.status_code == 200, r.text
@@ -109,3 +111,29 @@ async def test_missing_expired_forged_and_malformed_tokens_get_401(svc):
             assert (r.status_code, r.json()["error"]["code"]) == (401, "unauthorized"), (headers, method)
     await svc.drain()
     assert svc.published() == []
+
+
+async def test_a_district_no_roster_was_imported_for_is_404_and_nothing_is_stored_or_published(svc):
+    unknown = svc.new_district()
+    await svc.user(svc.new_district())  # another district is known
+    for method, body in (("GET", None), ("PATCH", {"profile_update_requests_enabled": True})):
+        r = await svc.client.request(method, url(unknown), json=body, headers=svc.headers())
+        assert (r.status_code, r.json()["error"]["code"]) == (404, "not_found"), method
+        assert "import its roster first" in r.json()["error"]["message"]
+    r = await svc.client.patch(url(unknown), json={"profile_update_requests_enabled": True},
+                               headers=svc.headers(district=unknown))  # a person of no known district
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "forbidden")
+    await svc.drain()
+    assert svc.published() == []
+    assert await svc.db.fetchval("SELECT count(*) FROM district_settings WHERE district_id = $1", unknown) == 0
+
+
+async def test_a_district_becomes_configurable_once_the_directory_tells_of_it(svc):
+    district = svc.new_district()
+    r = await svc.client.patch(url(district), json={"profile_update_requests_enabled": True}, headers=svc.headers())
+    assert r.status_code == 404
+    await svc.user(district, deactivated=True)  # even a deactivated user proves the district was imported
+    r = await svc.client.patch(url(district), json={"profile_update_requests_enabled": True}, headers=svc.headers())
+    assert (r.status_code, r.json()["version"]) == (200, 1)
+    await svc.drain()
+    assert [e["district_id"] for e in svc.published(svc.CHANGED)] == [district]

@@ -53,3 +53,13 @@ async def test_bad_inputs_get_422_naming_the_field_and_change_nothing(svc):
 async def test_a_bad_district_id_is_422_naming_it(svc):
     r = await svc.client.get(f"/api/v1/districts/{'x' * 65}/settings", headers=svc.headers())
     assert (r.status_code, r.json()["error"]["field"]) == (422, "district_id")
+
+
+async def test_a_district_id_with_control_characters_is_422_and_nothing_is_published(svc):
+    for bad in ("%07bell%0D%0Ainjected", "%00", "a%E2%80%AEb", "-leading-dash"):
+        for method in ("GET", "PATCH"):
+            r = await svc.client.request(method, f"/api/v1/districts/{bad}/settings", headers=svc.headers(),
+                                         json={"profile_update_requests_enabled": True} if method == "PATCH" else None)
+            assert (r.status_code, r.json()["error"]["field"]) == (422, "district_id"), (bad, method)
+    await svc.drain()
+    assert svc.published() == []

@@ -59,6 +59,7 @@ async def test_concurrent_patches_without_if_match_take_turns_and_lose_no_update
 
 async def test_if_match_accepts_quoted_bare_and_weak_versions_and_refuses_stale_ones(svc):
     district = svc.new_district()
+    await svc.user(district)
     url = f"/api/v1/districts/{district}/settings"
     system = svc.headers()
     for version, tag in enumerate(('"0"', "1", 'W/"2"', "*")):

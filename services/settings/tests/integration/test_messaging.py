@@ -15,6 +15,8 @@ async def test_on_start_with_an_empty_directory_projection_the_service_asks_for_
 
 async def test_a_replay_request_republishes_the_current_snapshot_of_every_configured_district(svc):
     first, second, never_configured = svc.new_district(), svc.new_district(), svc.new_district()
+    for district in (first, second, never_configured):
+        await svc.user(district)
     for district, bodies in ((first, [{"profile_update_requests_enabled": True},
                                       {"notifications": {"timezone": "Europe/Berlin"}}]),
                              (second, [{"sis_sync": {"contact_details_auto_update": False}}])):

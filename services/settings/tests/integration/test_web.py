@@ -1,5 +1,8 @@
 import re
 
+import httpx
+from pur_kit.auth import SESSION_COOKIE
+
 LABEL = "Allow Users to Send Profile Update Requests"
 NOTE = "This toggle is turned off by default."
 
@@ -129,3 +132,13 @@ async def test_people_who_are_not_admins_see_the_settings_read_only_and_cannot_s
         r = await stranger.post(page_url(district), data=form_of(own_page.text, profile_update_requests_enabled="on"))
         assert r.status_code == 404
     assert (await svc.settings_of(district))["version"] == 0
+
+
+async def test_the_page_of_a_district_no_roster_was_imported_for_is_404(svc):
+    unknown = svc.new_district()
+    cookies = {SESSION_COOKIE: svc.token(district=unknown)}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=svc.app), base_url="http://test",
+                                 cookies=cookies) as browser:
+        r = await browser.get(page_url(unknown))
+    assert r.status_code == 404 and "roster must be imported first" in r.text
+    assert await svc.db.fetchval("SELECT count(*) FROM district_settings WHERE district_id = $1", unknown) == 0

@@ -5,6 +5,11 @@ The Message-ID derives from the delivery id, so every attempt of one delivery ca
 (receiving systems may use it to drop a duplicate). The MIME structure is written directly (UTF-8
 parts, 7bit or quoted-printable): the `email` package's generator cost more than the rest of a
 delivery together. Request rows do not depend on the recipient, so a run renders each row once.
+
+Headers are never formatted by hand: each one is parsed and folded by `email.policy.SMTP` (which
+refuses a string holding CR or LF) from `Address` objects (which refuse CR/LF in any part). Names
+come from the directory, whose events refuse control and bidi characters; a name stored before that
+rule is shown without them, and a name that still cannot make a header leaves the bare address.
 """
 from __future__ import annotations
 
@@ -13,13 +18,16 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.errors import MessageError
+from email.headerregistry import Address
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+from pur_contracts.base import FULL_NAME_MAX, without_unsafe_characters
 
 from ..domain.digest import DigestContent, RequestLine, describe_age, field_labels, plural
 
@@ -63,7 +71,9 @@ class DigestRenderer:
         self.mail_from = mail_from
         name, self.envelope_from = parseaddr(mail_from)
         self.envelope_from = self.envelope_from or mail_from
-        self.from_header = _mailbox(name, self.envelope_from) if name else self.envelope_from
+        # Constant headers are folded once; a From the policy cannot parse fails here, at start-up.
+        self._from_header = _fold([("From", _mailbox(name, self.envelope_from))])
+        self._auto_headers = _fold([("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All")])
         self.message_id_domain = self.envelope_from.rpartition("@")[2] or "localhost"
         self.links = links
         env = Environment(
@@ -83,23 +93,18 @@ class DigestRenderer:
                delivery_id: UUID, now: datetime, row_cache: dict | None = None) -> RenderedEmail:
         recipient = content.recipient
         address = (recipient.email or "").strip()
-        if len(address) > 254 or not ADDRESS.match(address):
+        if len(address) > 254 or not ADDRESS.fullmatch(address):
             raise InvalidAddress("not a plain ASCII address")
         rows = [self._row(line, school_names, zone, row_cache) for line in content.requests]
         context = self._context(content, school_names)
         text = self._text.render(context, rows="".join(r[0] for r in rows))
         html = self._html.render(context, rows=Markup("".join(r[1] for r in rows)))
-        headers = [
-            ("Subject", content.subject),
-            ("From", self.from_header),
-            ("To", _mailbox(recipient.display_name, address)),
-            ("Date", format_datetime(now)),
-            ("Message-ID", self.message_id(delivery_id)),
-            ("Auto-Submitted", "auto-generated"),
-            ("X-Auto-Response-Suppress", "All"),
-        ]
+        head = (self._from_header + _to_header(recipient.display_name, address)
+                + _fold([("Subject", content.subject), ("Date", format_datetime(now)),
+                         ("Message-ID", self.message_id(delivery_id))])
+                + self._auto_headers)
         return RenderedEmail(to=address, subject=content.subject, text=text, html=html,
-                             data=_multipart_alternative(headers, text, html),
+                             data=_multipart_alternative(head, text, html),
                              request_ids=[line.id for line in content.requests])
 
     def _row(self, line: RequestLine, school_names: dict[str, str], zone: ZoneInfo,
@@ -108,8 +113,8 @@ class DigestRenderer:
             return hit
         values = {
             "id": str(line.id),
-            "requester": line.requester_name,
-            "schools": ", ".join(school_names.get(s, s) for s in line.school_ids) or "no school",
+            "requester": shown_name(line.requester_name),
+            "schools": ", ".join(shown_name(school_names.get(s, s)) for s in line.school_ids) or "no school",
             "submitted": _local(line.submitted_at, zone),
             "fields": ", ".join(field_labels(line.fields)) or "none (a note only)",
             "has_note": line.has_note,
@@ -126,10 +131,10 @@ class DigestRenderer:
         return {
             "subject": content.subject,
             "headline": _headline(content),
-            "given_name": recipient.given_name or recipient.display_name,
+            "given_name": shown_name(recipient.given_name or recipient.display_name),
             "district_id": recipient.district_id,
             "scope": ("every school of the district" if recipient.scope == "district"
-                      else ", ".join(school_names.get(s, s) for s in recipient.school_ids)),
+                      else ", ".join(shown_name(school_names.get(s, s)) for s in recipient.school_ids)),
             "new_since_last": content.new_since_last,
             "first_digest": recipient.last_digest_at is None,
             "total_open": content.total_open,
@@ -152,11 +157,26 @@ def _local(moment: datetime, zone: ZoneInfo) -> str:
     return f"{local:%a %b} {local.day}, {local:%Y %H:%M} {local.tzname()}"
 
 
-def _mailbox(display_name: str, address: str) -> str:
-    if display_name.isascii():
-        return formataddr((display_name, address))
-    encoded = Header(display_name, "utf-8").encode(linesep="\r\n")
-    return f"{encoded} <{address}>"
+def shown_name(name: str) -> str:
+    """A directory name as a header or body shows it: no control or bidi characters, one line, bounded."""
+    return " ".join(without_unsafe_characters(name).split())[:FULL_NAME_MAX]
+
+
+def _mailbox(display_name: str, address: str) -> Address:
+    name = shown_name(display_name)
+    return Address(display_name=name, addr_spec=address) if name else Address(addr_spec=address)
+
+
+def _fold(headers: list[tuple[str, str | Address]]) -> str:
+    """Header lines as `email.policy.SMTP` writes them (RFC 2047 words for non-ASCII, CRLF)."""
+    return "".join(SMTP.fold(*SMTP.header_store_parse(name, value)) for name, value in headers)
+
+
+def _to_header(display_name: str, address: str) -> str:
+    try:
+        return _fold([("To", _mailbox(display_name, address))])
+    except (ValueError, TypeError, IndexError, MessageError):  # a name it rejects: the bare address
+        return _fold([("To", Address(addr_spec=address))])
 
 
 def _encoded(body: str) -> tuple[str, bytes]:
@@ -168,10 +188,9 @@ def _encoded(body: str) -> tuple[str, bytes]:
     return "quoted-printable", binascii.b2a_qp(crlf.encode("utf-8"), istext=True)
 
 
-def _multipart_alternative(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
+def _multipart_alternative(head: str, text: str, html: str) -> bytes:
     # "=_" never occurs in quoted-printable output, and a random boundary not in 7bit text.
     boundary = f"=_digest_{uuid.uuid4().hex}"
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     out = [(head + f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
             ).encode("ascii")]
     for subtype, body in (("plain", text), ("html", html)):

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
+from pur_contracts.base import has_unsafe_characters
 
 from .errors import InvalidChange
 
@@ -17,10 +17,6 @@ NOTE_MAX = 2000
 
 _PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 _PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
-
-
-def _has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in value)
 
 
 def strip_phone(value: str) -> str:
@@ -37,8 +33,11 @@ def clean_value(field: str, raw: str) -> str:
             raise InvalidChange(field, "must not be empty")
         if len(value) > NAME_MAX:
             raise InvalidChange(field, f"at most {NAME_MAX} characters")
-        if _has_control_chars(value):
-            raise InvalidChange(field, "must not contain control characters")
+        # The same rule as the directory's events: a line break or a bidi override (U+202E) in a
+        # name would reach email headers and every page that shows it.
+        if has_unsafe_characters(value):
+            raise InvalidChange(field, "must not contain control characters, line breaks or bidirectional "
+                                       "override characters")
         return value
     if field == "email":
         if len(value) > EMAIL_MAX:
@@ -75,6 +74,7 @@ def clean_note(raw: str | None) -> str | None:
     note = raw.strip()
     if len(note) > NOTE_MAX:
         raise InvalidChange("note", f"at most {NOTE_MAX} characters")
-    if "\x00" in note:  # PostgreSQL text cannot hold it; line breaks and tabs are fine in a note
-        raise InvalidChange("note", "must not contain NUL characters")
+    if has_unsafe_characters(note, multiline=True):  # line breaks and tabs are fine in a note
+        raise InvalidChange("note", "must not contain control characters other than line breaks and tabs, "
+                                    "nor bidirectional override characters")
     return note or None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pur_kit.db import make_metadata
 from pur_kit.messaging_tables import inbox_table, outbox_table
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, Uuid
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, Uuid
 
 CONSUMER = "settings.main"
 
@@ -31,4 +31,5 @@ directory_user = Table(
     Column("version", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("district_admin", Boolean, nullable=False),
+    Index("ix_directory_user_district_id", "district_id"),  # which districts exist (migration 0002)
 )

@@ -4,11 +4,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.model import DistrictSettings, Notifications, SisSync
+from .orm import directory_user
 from .orm import district_settings as t
 
 
@@ -37,6 +38,10 @@ def from_row(row) -> DistrictSettings:
 class SettingsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def district_known(self, district_id: str) -> bool:
+        """Whether the directory told us of a user of the district (active or not)."""
+        return bool(await self.session.scalar(select(exists().where(directory_user.c.district_id == district_id))))
 
     async def get(self, district_id: str) -> DistrictSettings:
         row = (await self.session.execute(select(t).where(t.c.district_id == district_id))).first()

@@ -21,6 +21,16 @@ from .rules import (
 
 DEFAULT_LOCAL_TIME = "07:00"
 DEFAULT_TIMEZONE = "America/New_York"
+UNKNOWN_DISTRICT_MESSAGE = "unknown district: import its roster first"
+
+
+class UnknownDistrict(Exception):
+    """Settings exist only for districts the directory has told us of: a district is created by its
+    first roster import, so an id nobody imported is a typo or a probe, not a district to configure."""
+
+    def __init__(self, district_id: str) -> None:
+        super().__init__(UNKNOWN_DISTRICT_MESSAGE)
+        self.district_id = district_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from pur_kit.errors import ApiError, error_body, validation_error
+from pur_kit.errors import ApiError, error_body, not_found, validation_error
 
 from .. import views
 from ..domain.access import Caller
+from ..domain.model import UnknownDistrict
 from ..domain.rules import InvalidSetting
 from ..service_layer.events import snapshot
 from ..service_layer.settings import VersionMismatch, update_settings
@@ -23,14 +24,17 @@ def _error(description: str, code: str) -> dict:
 
 
 ERRORS = {401: _error("Missing, expired or forged token", "unauthorized"),
-          404: _error("Another district's person", "not_found")}
+          404: _error("Another district's person, or a district no roster was imported for", "not_found")}
 
 
 @router.get("/districts/{district_id}/settings", response_model=DistrictSettingsPublic, responses=ERRORS)
 async def read_settings(request: Request, response: Response, district_id: DistrictId,
                         _: Annotated[Caller, Depends(settings_reader)]):
     """A district's settings (the defaults at version 0 when never configured); ETag = version."""
-    settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
+    try:
+        settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
+    except UnknownDistrict as exc:
+        raise not_found(str(exc)) from None
     response.headers["ETag"] = etag(settings.version)
     return snapshot(settings).model_dump(mode="json")
 
@@ -56,5 +60,7 @@ async def change_settings(
                        current_version=exc.current.version) from None
     except InvalidSetting as exc:
         raise validation_error(exc.field, exc.message) from None
+    except UnknownDistrict as exc:
+        raise not_found(str(exc)) from None
     response.headers["ETag"] = etag(settings.version)
     return snapshot(settings).model_dump(mode="json")

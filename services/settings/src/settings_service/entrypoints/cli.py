@@ -25,15 +25,20 @@ async def migrate(settings: Settings) -> None:
 
 
 async def show(settings: Settings, district_id: str) -> str:
-    """The district's settings as the API returns them (the defaults when never configured)."""
+    """The district's settings as the API returns them (the defaults when never configured); exits
+    with a message for a district no roster was imported for."""
     from pur_kit.db import make_engine, make_sessionmaker
 
     from .. import views
     from ..service_layer.events import snapshot
 
+    from ..domain.model import UnknownDistrict
+
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         current = await views.district_settings(make_sessionmaker(engine), district_id)
+    except UnknownDistrict as exc:
+        raise SystemExit(f"{district_id}: {exc}") from None
     finally:
         await engine.dispose()
     return snapshot(current).model_dump_json(indent=2)

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Request
 from pur_kit.auth import Principal, principal_dependency
 from pur_kit.errors import forbidden, not_found
+from pur_kit.params import DistrictIdPath
 
 from .. import views
 from ..domain.access import Caller, Decision, DirectoryRecord, may_change, may_read
 
-DistrictId = Annotated[str, Path(min_length=1, max_length=64, description="The district's id, e.g. springfield")]
+DistrictId = DistrictIdPath
 
 current_principal = principal_dependency(lambda request: request.app.state.settings.jwt_secret)
 

@@ -5,12 +5,15 @@ carries the version it shows, used as the precondition of the save.
 """
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import ValidationError
+from pur_contracts import DISTRICT_ID_PATTERN
 
 from .. import views
 from ..domain.access import Caller, may_change, may_read
-from ..domain.model import DistrictSettings
+from ..domain.model import DistrictSettings, UnknownDistrict
 from ..domain.rules import known_timezones
 from ..service_layer.settings import VersionMismatch, update_settings
 from .deps import caller_of, directory_record
@@ -32,11 +35,17 @@ def install(app: FastAPI) -> None:
     async def _page_error(request: Request, exc: PageError):
         return render(request, "error.html", exc.status, title=exc.title, message=exc.message)
 
+    # The API turns it into its JSON 404 itself; what reaches here comes from a page.
+    @app.exception_handler(UnknownDistrict)
+    async def _unknown_district(request: Request, _: UnknownDistrict):
+        return render(request, "error.html", 404, title="Not found",
+                      message="There is no such district yet: its roster must be imported first.")
+
 
 async def _visitor(request: Request, district_id: str) -> tuple[Caller, bool]:
     """Who is looking, and whether they may change the settings (else the page is read-only)."""
     caller = caller_of(session_principal(request))
-    if len(district_id) > 64:
+    if not re.fullmatch(DISTRICT_ID_PATTERN, district_id):
         raise PageError(404, "Not found", "There is no such district.")
     record = await directory_record(request, caller)
     decision = may_read(caller, record, district_id)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ..adapters.orm import OUTBOX
 from ..adapters.repository import SettingsRepository
-from ..domain.model import DistrictSettings
+from ..domain.model import DistrictSettings, UnknownDistrict
 from .events import settings_changed
 
 log = get_logger(__name__)
@@ -35,11 +35,14 @@ async def update_settings(
 ) -> tuple[DistrictSettings, bool]:
     """Merge `changes` into the district's settings; (settings, whether a new version was made).
 
+    An unknown district raises UnknownDistrict: nothing is stored and nothing is published.
     The row lock makes concurrent writers of one district take turns, so each merges into the
     latest version (no lost update) and a stale `expected_versions` is always noticed.
     """
     async with sessions.begin() as session:
         repo = SettingsRepository(session)
+        if not await repo.district_known(district_id):
+            raise UnknownDistrict(district_id)
         current = await repo.lock(district_id)
         if expected_versions is not None and current.version not in expected_versions:
             raise VersionMismatch(current)
