@@ -30,7 +30,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from pur_contracts import Event, Topology
 
-from .failures import is_unavailable
+from .failures import describe, is_unavailable
 from .logging import correlation_id_var, get_logger
 
 log = get_logger(__name__)
@@ -236,7 +236,7 @@ class EventConsumer:
         self._available.clear()
         self.pauses += 1
         CONSUMER_PAUSED.labels(self.name).set(1)
-        log.warning("consumer_paused", consumer=self.name, error=type(exc).__name__)
+        log.warning("consumer_paused", consumer=self.name, error=describe(exc))
         self._prober = asyncio.create_task(self._wait_until_available(), name=f"{self.name}-probe")
 
     async def _wait_until_available(self) -> None:

@@ -65,3 +65,9 @@ def is_unavailable(exc: BaseException) -> bool:
         # SQLAlchemy keeps the driver's error in `.orig`; drivers and we chain with `raise ... from`.
         pending += [getattr(current, "orig", None), current.__cause__]
     return False
+
+
+def describe(exc: BaseException) -> str:
+    """Type and SQLSTATE (never the message, which may quote data), e.g. `DBAPIError/53300`."""
+    state = _sqlstate(exc) or _sqlstate(getattr(exc, "orig", None) or exc)
+    return f"{type(exc).__name__}/{state}" if state else type(exc).__name__

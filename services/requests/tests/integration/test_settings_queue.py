@@ -3,6 +3,7 @@ directory events of a roster import are still waiting, instead of after them."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -15,7 +16,8 @@ from pur_contracts import (
 )
 from pur_kit.testing import wait_until
 
-BACKLOG = 5_000
+# PUR_HOL_BACKLOG=20000 reproduces the size of a full roster import for a measurement.
+BACKLOG = int(os.environ.get("PUR_HOL_BACKLOG", "5000"))
 
 
 def message(event) -> aio_pika.Message:
