@@ -33,6 +33,10 @@ def make_app(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none", rabb
             raise ApiError(409, "conflict", "name taken")
         return {"name": body.name, "by": principal.subject}
 
+    @router.get("/boom")
+    async def boom():
+        raise ValueError("input_value='rita@example.org'")
+
     @router.get("/whoami")
     async def whoami(principal: Principal = Depends(who)):
         return {"by": principal.subject}
@@ -109,6 +113,13 @@ async def test_readyz_reports_unreachable_dependencies(client):
     assert checks["database"].startswith("unavailable") and checks["broker"] == "unavailable"
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     assert "http_requests_total" in (await client.get("/metrics")).text
+
+
+async def test_an_unhandled_error_is_a_json_500_and_its_message_is_not_logged(client, capsys):
+    r = await client.get("/boom")   # the in-process transport would raise if the app re-raised it
+    assert r.status_code == 500 and r.json() == {"error": {"code": "internal", "message": "internal error"}}
+    out = capsys.readouterr()
+    assert "ValueError" in out.out + out.err and "rita@example.org" not in out.out + out.err
 
 
 def session(token: str) -> dict:

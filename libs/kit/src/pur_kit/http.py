@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import ApiError, error_body
-from .failures import is_unavailable
+from .failures import describe, is_unavailable
 from .logging import correlation_id_var, get_logger, new_correlation_id
 from .runtime import ServiceRuntime
 
@@ -45,6 +45,19 @@ def _field_of(loc: tuple, kind: str = "") -> str:
     return ".".join(parts) or str(loc[-1] if loc else "body")
 
 
+def server_error_response(exc: Exception) -> JSONResponse:
+    """503 `unavailable` when a dependency cannot be reached or used, else 500 `internal`."""
+    if is_unavailable(exc):
+        log.warning("dependency_unavailable", error=describe(exc))
+        return JSONResponse(error_body("unavailable", "a dependency is unavailable, retry shortly"),
+                            status_code=503, headers={"Retry-After": "2"})
+    # The message may quote request data (personal values), so only its type and place are logged.
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    log.error("internal_error", error=type(exc).__name__,
+              where=f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else None)
+    return JSONResponse(error_body("internal", "internal error"), status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError):
@@ -68,15 +81,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def _server_error(_: Request, exc: Exception):
-        if is_unavailable(exc):
-            log.warning("dependency_unavailable", error=type(exc).__name__)
-            return JSONResponse(error_body("unavailable", "a dependency is unavailable, retry shortly"),
-                                status_code=503, headers={"Retry-After": "2"})
-        # The message may quote request data (personal values), so only its type and place are logged.
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        log.error("internal_error", error=type(exc).__name__,
-                  where=f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else None)
-        return JSONResponse(error_body("internal", "internal error"), status_code=500)
+        return server_error_response(exc)
 
     # One handler decides 503 or 500 for every error that is not the caller's (failures.is_unavailable).
     # Registered for the driver and SQLAlchemy bases too, so they are caught inside the routing layer
@@ -104,8 +109,11 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status_holder = [500]
 
+        response_started = [False]
+
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
+                response_started[0] = True
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
@@ -133,6 +141,14 @@ class RequestContextMiddleware:
             except _BodyTooLarge:
                 await _send_json(send_wrapper, 422, error_body(
                     "validation_error", f"body: larger than {self.max_body_bytes} bytes", field="body"))
+            except Exception as exc:
+                # Answered here rather than re-raised to Starlette's ServerErrorMiddleware, which
+                # re-raises to the server: uvicorn would log the traceback, whose messages can
+                # quote request data (a pydantic error's input value, say).
+                if not response_started[0]:
+                    await server_error_response(exc)(scope, receive, send_wrapper)
+                else:
+                    server_error_response(exc)  # logged; the response is already on its way
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"

@@ -122,3 +122,13 @@ async def test_the_delivery_log_pages_newest_day_first(svc, cast):
     bad = await svc.client.get(LOG, params={"cursor": "!!"}, headers=svc.system)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "cursor"
 
+
+
+async def test_a_malformed_district_id_is_a_422_naming_it_for_the_run_and_the_log(svc, cast):
+    # found by fuzzing: a NUL reached PostgreSQL (a 500); an empty query value must not mean "every district"
+    for bad in ("a\x00b", "", ".exe", "bell\x07", "x" * 65):
+        for headers in (svc.system, svc.headers(cast.admin)):
+            r = await svc.client.post(RUN, json={"district_id": bad, "dry_run": True}, headers=headers)
+            assert (r.status_code, r.json()["error"].get("field")) == (422, "district_id"), (bad, r.text)
+            r = await svc.client.get(LOG, params={"district_id": bad}, headers=headers)
+            assert (r.status_code, r.json()["error"].get("field")) == (422, "district_id"), (bad, r.text)

@@ -251,6 +251,8 @@ def _encode_name_cursor(row) -> str:
 def _decode_name_cursor(token: str) -> tuple[str, str, UUID]:
     try:
         family, given, ident = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("\x1f")
+        if "\x00" in family + given:  # never written by us; PostgreSQL would refuse it (a 500)
+            raise ValueError("NUL")
         return family, given, UUID(ident)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise BadCursor("not a cursor from this list") from None

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pur_kit.auth import Principal
 from pur_kit.errors import validation_error
+from pur_kit.params import DistrictIdQuery
 
 from .. import views
 from ..adapters import store
@@ -49,7 +50,7 @@ async def run_digests(body: DigestRunCreate, caller: Caller, db: Db,
 
 
 @router.get("", response_model=DeliveryList)
-async def delivery_log(caller: Caller, db: Db, district_id: str | None = None,
+async def delivery_log(caller: Caller, db: Db, district_id: DistrictIdQuery = None,
                        date: Annotated[dt.date | None, Query(description="local date (YYYY-MM-DD)")] = None,
                        status: Status | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                        cursor: str | None = None):

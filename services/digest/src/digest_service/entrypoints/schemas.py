@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pur_contracts import DISTRICT_ID_PATTERN
 
 
 class DigestRunCreate(BaseModel):
@@ -14,7 +15,7 @@ class DigestRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={
         "examples": [{"district_id": "springfield", "dry_run": True}, {"date": "2026-03-09", "dry_run": False}]})
 
-    district_id: StrictStr | None = Field(None, min_length=1, max_length=64)
+    district_id: StrictStr | None = Field(None, pattern=DISTRICT_ID_PATTERN)
     run_date: dt.date | None = Field(None, alias="date", description="local date (YYYY-MM-DD); default: today there")
     dry_run: StrictBool = False
 

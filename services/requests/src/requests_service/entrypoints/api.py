@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from pur_kit.auth import Principal
 from pur_kit.errors import forbidden, not_found, validation_error
+from pur_kit.params import DistrictIdQuery, TextQuery
 
 from .. import views
 from ..adapters.csv_export import csv_chunk
@@ -25,6 +26,8 @@ Caller = Annotated[Principal, Depends(current_principal)]
 Db = Annotated[Database, Depends(database)]
 Status = Annotated[Literal["new", "done", "all"], Query(description="the tab: new, done (Marked as Done) or all")]
 Limit = Annotated[int, Query(ge=1, le=200)]
+SchoolId = TextQuery(255, "only requests of this school (within the caller's scope)")
+Search = TextQuery(100, "part of the requester's name")
 EXPORT_PAGE = 1000
 
 
@@ -75,9 +78,9 @@ async def submit_request(request: Request):
 
 
 @router.get("", response_model=RequestList)
-async def list_requests(caller: Caller, db: Db, status: Status = "new", school_id: str | None = None,
-                        q: Annotated[str | None, Query(max_length=100)] = None, limit: Limit = 50,
-                        cursor: str | None = None, district_id: str | None = None):
+async def list_requests(caller: Caller, db: Db, status: Status = "new", school_id: SchoolId = None,
+                        q: Search = None, limit: Limit = 50, cursor: str | None = None,
+                        district_id: DistrictIdQuery = None):
     """Requests the caller may see, newest first, one keyset page at a time."""
     after = _cursor(cursor)
     async with db.acquire() as conn:
@@ -103,25 +106,25 @@ async def my_requests(caller: Caller, db: Db, limit: Limit = 50, cursor: str | N
 
 @router.get("/export.csv", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}}, "description": "the tab as CSV"}})
-async def export_csv(caller: Caller, db: Db, status: Status = "new", school_id: str | None = None,
-                     q: Annotated[str | None, Query(max_length=100)] = None, district_id: str | None = None):
+async def export_csv(caller: Caller, db: Db, status: Status = "new", school_id: SchoolId = None,
+                     q: Search = None, district_id: DistrictIdQuery = None):
     """The current tab (same scope and filters as the list) as a CSV file."""
+    # The first page is read before the answer starts: once the status line is sent, a failure
+    # can only cut the file short, so whatever fails early must fail with its own status.
     async with db.acquire() as conn:
         query = await _list_query(conn, caller, status, school_id, q, EXPORT_PAGE, None, district_id)
         names = await views.school_names(conn, query.district_id) if query else {}
+        rows, following = await views.list_requests(conn, query) if query else ([], None)
 
     async def stream():
-        yield csv_chunk([], names, header=True)
-        if query is None:
+        yield csv_chunk(rows, names, header=True)
+        after = following
+        if after is None:
             return
-        page = query
         async with db.acquire() as conn:
-            while True:
-                rows, following = await views.list_requests(conn, page)
-                yield csv_chunk(rows, names)
-                if following is None:
-                    return
-                page = replace(page, cursor=following)
+            while after is not None:
+                more, after = await views.list_requests(conn, replace(query, cursor=after))
+                yield csv_chunk(more, names)
 
     return StreamingResponse(stream(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="requests-{status}.csv"', "Cache-Control": "no-store"})

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, FastAPI, Request
 from pur_kit.auth import SESSION_COOKIE, mint_token
+from pur_kit.params import TextQuery
 
 from .. import views
 from ..config import Settings
@@ -29,6 +30,8 @@ from .web import (
 router = APIRouter(include_in_schema=False)
 TABS = {"new": "New", "done": "Marked as Done", "all": "All"}
 PAGE_SIZE = 25
+# the filters reach SQL: no NUL (PostgreSQL refuses it) nor other control characters
+Filter = TextQuery(255)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -72,7 +75,7 @@ def _dev_only(request: Request) -> None:
 
 
 @router.get("/login")
-async def login_page(request: Request, q: str | None = None, district: str | None = None, next: str | None = None):
+async def login_page(request: Request, q: Filter = None, district: Filter = None, next: str | None = None):
     _dev_only(request)
     async with request.app.state.db.acquire() as conn:
         people = await views.demo_identities(conn, q=q, district_id=district or None)
@@ -113,7 +116,7 @@ async def logout(request: Request):
 
 # --- Directory ---------------------------------------------------------------------------------
 @router.get("/directory")
-async def directory(request: Request, q: str | None = None, school_id: str | None = None,
+async def directory(request: Request, q: Filter = None, school_id: Filter = None,
                     cursor: str | None = None):
     async with request.app.state.db.acquire() as conn:
         me, viewer = await _me(request, conn)
@@ -140,7 +143,7 @@ def _schools_in_scope(viewer: Viewer, names: dict[str, str]) -> list[tuple[str, 
 
 # --- Manage Requests -----------------------------------------------------------------------------
 @router.get("/manage-requests")
-async def manage_requests(request: Request, tab: str = "new", school_id: str | None = None, q: str | None = None,
+async def manage_requests(request: Request, tab: str = "new", school_id: Filter = None, q: Filter = None,
                           cursor: str | None = None):
     tab = tab if tab in TABS else "new"
     try:
