@@ -74,11 +74,18 @@ def alembic_config(service_dir: Path, url: str) -> Config:
     return cfg
 
 
+# Every replica migrates at start-up: the lock makes concurrent starts take turns (the second finds
+# the schema at head and does nothing) instead of both creating the same tables and one crashing.
+# Transaction-scoped, so it is released by the commit and works behind a transaction pooler too.
+MIGRATION_LOCK_KEY = 0x70757220  # "pur "
+
+
 async def upgrade(service_dir: Path, url: str, revision: str = "head") -> None:
     cfg = alembic_config(service_dir, url)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
             def _upgrade(sync_conn: Connection) -> None:
                 cfg.attributes["connection"] = sync_conn
@@ -96,7 +103,10 @@ async def ensure_database(url: str) -> bool:
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            except asyncpg.exceptions.DuplicateDatabaseError:
+                return False  # another replica created it at the same moment
         return not exists
     finally:
         await conn.close()
