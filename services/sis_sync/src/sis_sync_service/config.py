@@ -25,6 +25,12 @@ class Settings(ServiceSettings):
     max_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
     max_zip_entries: int = 200
     stored_errors_cap: int = 1000
+    # Bounds on one run, so a hostile or broken export cannot hold a district's one import slot (and
+    # a core) for long: rows per file, inflation of a zip member (0: no check), wall-clock time.
+    import_max_rows: int = Field(2_000_000, ge=1)
+    max_zip_ratio: float = Field(100.0, ge=0)
+    import_max_seconds: float = Field(1800.0, gt=0)
+    cancel_poll_seconds: float = Field(1.0, gt=0)  # how soon a cancel asked for by another process is seen
     upload_dir: Path | None = None  # uploads are spooled here until their run ends (default: system temp)
 
     # Scheduled pickup: <drop_folder>/<district_id>/*.zip, the newest not yet imported.

@@ -59,7 +59,10 @@ def encode_cursor(row: Row) -> str:
 def decode_cursor(cursor: str) -> tuple[str, str] | None:
     try:
         district_id, sis_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return str(district_id), str(sis_id)
+        # only what encode_cursor writes: a forged NUL would reach PostgreSQL, which refuses it (a 500)
+        if not isinstance(district_id, str) or not isinstance(sis_id, str) or "\x00" in district_id + sis_id:
+            return None
+        return district_id, sis_id
     except Exception:
         return None
 

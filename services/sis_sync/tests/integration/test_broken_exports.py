@@ -32,6 +32,11 @@ def zip_bomb(harness, files) -> bytes:
     return harness.zip_bytes({**files, "padding.csv": b"\0" * (64 * 1024 * 1024)})
 
 
+def blank_line_bomb(harness, files) -> bytes:
+    # 12 MB of empty lines (under the 16 MB cap) zip to ~12 KB: a ratio no real export comes near.
+    return harness.zip_bytes({**files, _users_name(files): files[_users_name(files)] + b"\n" * (12 * 1024 * 1024)})
+
+
 def too_many_entries(harness, files) -> bytes:
     return harness.zip_bytes({**files, **{f"extra/{i}.txt": b"x" for i in range(300)}})
 
@@ -53,6 +58,7 @@ CASES = {
     "not a zip": (not_a_zip, "zip"),
     "a '..' entry": (dot_dot_entry, ".."),
     "a zip bomb": (zip_bomb, "decompress"),
+    "a zip of blank lines": (blank_line_bomb, "decompression bomb"),
     "too many entries": (too_many_entries, "entries"),
     "no users.csv": (missing_users_csv, "users.csv"),
     "a wrong users.csv header": (wrong_users_header, "users.csv"),

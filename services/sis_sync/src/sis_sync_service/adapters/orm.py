@@ -116,6 +116,14 @@ sis_import_run = Table(
     Index("ix_sis_import_run_district_id_created_at", "district_id", "created_at"),
 )
 
+# Cancel requests (migration 0004), apart from the run row that its apply transaction holds locked.
+sis_import_cancel = Table(
+    "sis_import_cancel", metadata,
+    Column("run_id", UUID(as_uuid=True), ForeignKey("sis_import_run.id", ondelete="CASCADE"), primary_key=True),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # Drop-folder files already picked up, by a fingerprint of name, modification time and size.
 drop_pickup = Table(
     "drop_pickup", metadata,

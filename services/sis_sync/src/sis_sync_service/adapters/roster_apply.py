@@ -1,7 +1,7 @@
 """Set-based application of a staged roster to the directory (PostgreSQL does the diff).
 
 The import pipeline COPYs the parsed rows into temporary tables (`stage_school`, `stage_user`,
-`stage_rejected`), then, inside one transaction: `plan_users` joins the staged users with the
+`stage_rejected`, `stage_rejected_org`), then, inside one transaction: `plan_users` joins the staged users with the
 district's directory once, keeping only new, changed and inactive matches in `stage_diff`, and
 counts what the run would do; the apply functions then write only what differs. Each writing statement also writes the outbox
 rows of exactly the rows it changed (event_sql.py). The rules are those of domain/sync_rules.py.
@@ -21,11 +21,12 @@ _USER_COLUMNS = """sis_id text NOT NULL, role text NOT NULL, given_name text NOT
     email text, phone text, sms text, school_ids text[] NOT NULL, agent_sis_ids text[] NOT NULL, active boolean NOT NULL"""
 
 CREATE_STAGING = (
-    "DROP TABLE IF EXISTS stage_user, stage_school, stage_rejected, stage_diff",
+    "DROP TABLE IF EXISTS stage_user, stage_school, stage_rejected, stage_rejected_org, stage_diff",
     "CREATE TEMP TABLE stage_school (id text PRIMARY KEY, name text NOT NULL, active boolean NOT NULL)",
     f"CREATE TEMP TABLE stage_user ({_USER_COLUMNS})",
     # sourcedIds of rejected rows (when known): present in the export, so never "missing".
     "CREATE TEMP TABLE stage_rejected (sis_id text NOT NULL)",
+    "CREATE TEMP TABLE stage_rejected_org (id text NOT NULL)",
     f"""CREATE TEMP TABLE stage_diff ({_USER_COLUMNS},
         user_id uuid, was_active boolean, changed boolean NOT NULL)""",
 )
@@ -78,6 +79,7 @@ _DEACTIVATE_MISSING_SCHOOLS = f"""
 WITH changed AS (
   UPDATE school s SET active = false, version = s.version + 1, updated_at = now()
   WHERE s.district_id = $1::text AND s.active AND NOT EXISTS (SELECT 1 FROM stage_school st WHERE st.id = s.id)
+    AND NOT EXISTS (SELECT 1 FROM stage_rejected_org r WHERE r.id = s.id)
   RETURNING s.*
 ), events AS ({school_events_insert("changed", "$2")} RETURNING 1)
 SELECT count(*) FROM changed

@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from .oneroster import OrgRecord, RosterStructureError, RowError, UserRecord, open_roster
@@ -44,6 +43,9 @@ class OrgsResult:
     known_org_ids: set[str]
     school_ids: set[str]
     district_name: str | None
+    # Refused org rows: in the export, so a bulk orgs.csv must not deactivate them (their users
+    # keep them: they count as known, and as schools when the row said so).
+    rejected_ids: list[str] = field(default_factory=list)
 
 
 def _mode(file_modes: Any, name: str) -> str | None:
@@ -59,9 +61,11 @@ def _mode(file_modes: Any, name: str) -> str | None:
 class RosterSource:
     """One opened export. Use as a context manager; `orgs()` first, then `user_batches()`."""
 
-    def __init__(self, source: Path | bytes, *, max_uncompressed_bytes: int, max_entries: int, errors: ErrorLog) -> None:
+    def __init__(self, source: Path | bytes, *, max_uncompressed_bytes: int, max_entries: int, errors: ErrorLog,
+                 max_rows: int = 0, max_ratio: float = 0, checkpoint: Callable[[], None] | None = None) -> None:
         self._source = source
-        self._limits = {"max_uncompressed_bytes": max_uncompressed_bytes, "max_entries": max_entries}
+        self._limits = {"max_uncompressed_bytes": max_uncompressed_bytes, "max_entries": max_entries,
+                        "max_rows": max_rows, "max_ratio": max_ratio, "checkpoint": checkpoint}
         self._stack = contextlib.ExitStack()
         self.errors = errors
         self.roster = None
@@ -87,17 +91,9 @@ class RosterSource:
         return [str(w) for w in getattr(self.roster, "warnings", None) or []]
 
     def estimate_user_rows(self) -> int:
-        """users.csv's physical lines minus the header, for the progress total. A byte count, much
-        cheaper than a CSV pass (`Roster.count_user_rows`); quoted newlines and blank lines make it
-        an upper bound, and the run stores the exact count when it ends."""
-        budget = self._limits["max_uncompressed_bytes"]
-        lines = last = 0
-        with _open_users_csv(self._source) as raw:
-            while budget > 0 and (chunk := raw.read(min(1 << 20, budget))):
-                lines += chunk.count(b"\n")
-                last = chunk[-1]
-                budget -= len(chunk)
-        return max(0, lines - (1 if last == ord("\n") else 0))
+        """users.csv's non-empty lines minus the header (at most the row limit + 1), for the progress
+        total: an upper bound (a quoted newline counts twice); the run stores the exact count when it ends."""
+        return self.roster.estimate_rows("users.csv")
 
     def orgs(self) -> OrgsResult:
         schools: list[tuple[str, str, bool]] = []
@@ -114,7 +110,9 @@ class RosterSource:
                 schools.append((org.sourced_id, org.name or org.sourced_id, (org.status or "").lower() != DELETED))
             elif kind == "district" and district_name is None and org.name:
                 district_name = org.name
-        return OrgsResult(schools, known, {s[0] for s in schools}, district_name)
+        refused = getattr(self.roster, "refused_orgs", None) or {}
+        school_ids = {s[0] for s in schools} | {i for i, kind in refused.items() if kind == "school"}
+        return OrgsResult(schools, known | refused.keys(), school_ids, district_name, list(refused))
 
     def user_batches(self, orgs: OrgsResult, batch_size: int) -> Iterator[UserBatch]:
         """Staging rows in batches, already encoded as COPY CSV: the worker thread does all the
@@ -158,20 +156,6 @@ class RosterSource:
             _text_array(schools), _text_array(agents),
             "f" if user.status == DELETED else "t",
         )
-
-
-@contextlib.contextmanager
-def _open_users_csv(source: Path | bytes):
-    """users.csv of a folder or zip as raw bytes (the reader has validated the export already)."""
-    if isinstance(source, Path) and source.is_dir():
-        path = next(p for p in source.iterdir() if p.name.lower() == "users.csv")
-        with path.open("rb") as f:
-            yield f
-        return
-    with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
-        names = sorted((n for n in zf.namelist() if PurePosixPath(n).name.lower() == "users.csv"), key=len)
-        with zf.open(names[0]) as f:
-            yield f
 
 
 @dataclass

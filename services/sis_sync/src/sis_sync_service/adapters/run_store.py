@@ -50,13 +50,33 @@ async def sweep_orphaned_runs(conn: asyncpg.Connection, district_id: str | None 
         district_id)
     swept = 0
     for row in rows:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS, str(row["id"])):
-            continue  # a live process owns it
-        try:
-            swept += await mark_failed(conn, row["id"], INTERRUPTED)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LOCK_CLASS, str(row["id"]))
+        swept += await fail_if_orphaned(conn, row["id"], INTERRUPTED)
     return swept
+
+
+async def fail_if_orphaned(conn: asyncpg.Connection, run_id: UUID, failure: str) -> int:
+    """Fail the run if it is still active and no live process owns it. Returns 1 if it did."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", LOCK_CLASS, str(run_id)):
+        return 0  # a live process owns it
+    try:
+        return await mark_failed(conn, run_id, failure)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", LOCK_CLASS, str(run_id))
+
+
+async def request_cancel(conn: asyncpg.Connection, run_id: UUID, by: str) -> bool:
+    """Note that a still-active run must stop (the first request wins). False if it has ended.
+    Never waits for the run's row, which its apply transaction holds locked."""
+    return bool(await conn.fetchval(
+        """WITH run AS (SELECT id FROM sis_import_run WHERE id = $1 AND status IN ('queued', 'running')),
+                noted AS (INSERT INTO sis_import_cancel (run_id, requested_by) SELECT id, $2 FROM run
+                          ON CONFLICT (run_id) DO NOTHING)
+           SELECT count(*) > 0 FROM run""",
+        run_id, by))
+
+
+async def cancel_requested_by(conn: asyncpg.Connection, run_id: UUID) -> str | None:
+    return await conn.fetchval("SELECT requested_by FROM sis_import_cancel WHERE run_id = $1", run_id)
 
 
 async def mark_running(conn: asyncpg.Connection, run_id: UUID) -> None:
@@ -97,6 +117,10 @@ async def mark_failed(conn: asyncpg.Connection, run_id: UUID, failure: str, *, e
         event = SisSyncCompleted(district_id=district_id, run_id=run_id, status="failed", counts=SyncCounts())
         await add_events_asyncpg(conn, [event], correlation_id or str(run_id))
     return 1
+
+
+async def status_of(conn: asyncpg.Connection, run_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT status, failure FROM sis_import_run WHERE id = $1", run_id)
 
 
 async def run_district(conn: asyncpg.Connection, run_id: UUID) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from .errors import InvalidValue
+from .text import refusal
 
 CONTACT_FIELDS = ("email", "phone", "sms")
 _EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -34,6 +35,8 @@ def normalize_contact_changes(changes: dict[str, str | None]) -> dict[str, str |
     for field, value in changes.items():
         if field not in CONTACT_FIELDS:
             raise InvalidValue(field, "is not a contact field")
+        if value is not None and (reason := refusal(value)):
+            raise InvalidValue(field, reason)  # even where normalising would drop it: say so, do not guess
         if value is None or not value.strip():
             result[field] = None
         elif field == "email":

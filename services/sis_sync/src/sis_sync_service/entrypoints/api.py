@@ -4,23 +4,26 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pur_contracts import UserPermissions, UsersManagerScope
+from pur_contracts.base import SourcedId
 from pur_kit.auth import Principal, principal_dependency
 from pur_kit.errors import conflict, forbidden, not_found, validation_error
+from pur_kit.params import DistrictIdPath, DistrictIdQuery, TextQuery
 
 from .. import views
 from ..adapters.run_store import RunAlreadyActive
 from ..bootstrap import Container
 from ..domain.access import can_administer, listing_scope
 from ..service_layer import directory
+from ..service_layer.run_control import request_cancel
 from .uploads import spool_upload
 
 router = APIRouter(prefix="/api/v1")
 current_principal = principal_dependency(lambda request: request.app.state.container.settings.jwt_secret)
 Caller = Annotated[Principal, Depends(current_principal)]
-DISTRICT_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+FilterText = TextQuery(255)
 
 
 def container(request: Request) -> Container:
@@ -30,7 +33,7 @@ def container(request: Request) -> Container:
 class UsersManagerUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     scope: Literal["district", "schools"]
-    school_ids: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(default_factory=list, max_length=500)
+    school_ids: list[SourcedId] = Field(default_factory=list, max_length=500)  # what the event may carry
 
 
 class PermissionsUpdate(BaseModel):
@@ -59,7 +62,7 @@ class ContactUpdate(BaseModel):
 # --- imports ----------------------------------------------------------------------------------
 @router.post("/districts/{district_id}/sis-imports", status_code=202, tags=["imports"])
 async def start_import(request: Request, principal: Caller,
-                       district_id: Annotated[str, Path(pattern=DISTRICT_ID)],
+                       district_id: DistrictIdPath,
                        force: Annotated[bool, Query(description="apply even above the deactivation threshold")] = False):
     """Upload a OneRoster export (multipart field `file`, or an application/zip body); 202 with the run."""
     c = container(request)
@@ -78,7 +81,7 @@ async def start_import(request: Request, principal: Caller,
 
 
 @router.get("/districts/{district_id}/sis-imports", tags=["imports"])
-async def list_imports(request: Request, principal: Caller, district_id: str,
+async def list_imports(request: Request, principal: Caller, district_id: DistrictIdPath,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20):
     """Recent import runs of a district, newest first."""
     async with container(request).runtime.sessions() as session:
@@ -100,11 +103,37 @@ async def get_import(request: Request, principal: Caller, run_id: UUID):
         return views.run_public(row)
 
 
+@router.post("/sis-imports/{run_id}/cancel", tags=["imports"], responses={202: {"description": "still stopping"}})
+async def cancel_import(request: Request, response: Response, principal: Caller, run_id: UUID):
+    """Stop a queued or running import, changing nothing: 200 with the failed run, 202 while it stops."""
+    c = container(request)
+    async with c.runtime.sessions() as session:
+        viewer = await directory.load_viewer(session, principal)
+        row = await views.get_run(session, run_id)
+    if row is None or not can_administer(viewer, row.district_id):
+        raise not_found("no such import run")
+    if row.status not in ("queued", "running"):
+        raise conflict(f"the import has already ended ({row.status})")
+    by = "the system credential" if principal.is_system else f"district administrator {viewer.user_id}"
+    conn = await c.pipeline.connect()
+    try:
+        active = await request_cancel(conn, run_id, by, c.runner.stop)
+    finally:
+        await conn.close()
+    if not active:
+        raise conflict("the import has already ended")
+    async with c.runtime.sessions() as session:
+        row = await views.get_run(session, run_id)
+    if row.status in ("queued", "running"):
+        response.status_code = 202
+    return views.run_public(row)
+
+
 # --- directory --------------------------------------------------------------------------------
 @router.get("/directory/users", tags=["directory"])
 async def list_users(request: Request, principal: Caller,
-                     district_id: str | None = None, sis_id: str | None = None, role: str | None = None,
-                     school_id: str | None = None, active: bool | None = None,
+                     district_id: DistrictIdQuery = None, sis_id: FilterText = None, role: FilterText = None,
+                     school_id: FilterText = None, active: bool | None = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Directory users the caller may see, filtered, keyset-paginated by (district, SIS id)."""
     after = views.decode_cursor(cursor) if cursor else None
@@ -115,8 +144,9 @@ async def list_users(request: Request, principal: Caller,
         scope = listing_scope(viewer, district_id)
         if scope is None:
             raise forbidden("you can only list users of your own district")
-        rows, next_cursor = await views.list_users(session, scope, sis_id=sis_id, role=role, school_id=school_id,
-                                                   active=active, limit=limit, after=after)
+        rows, next_cursor = await views.list_users(session, scope, sis_id=sis_id or None, role=role or None,
+                                                   school_id=school_id or None, active=active, limit=limit,
+                                                   after=after)
     return {"items": [views.user_public(r) for r in rows], "next_cursor": next_cursor}
 
 

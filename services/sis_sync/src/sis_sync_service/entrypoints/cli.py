@@ -1,11 +1,14 @@
-"""`pur-sis-sync serve | migrate | import <path> --district X [--force] | grant-admin --district X --sis-id S`."""
+"""`pur-sis-sync serve | migrate | import <path> --district X [--force] | cancel-import RUN_ID |
+grant-admin --district X --sis-id S`."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
+from uuid import UUID
 
 from pur_kit.logging import configure_logging
 from pur_kit.migrations import ensure_database, upgrade
@@ -67,6 +70,34 @@ async def import_roster(settings: Settings, path: Path, district_id: str, force:
     return 0 if outcome.status == "succeeded" else 1
 
 
+async def cancel_import(settings: Settings, run_id: UUID, wait_seconds: float) -> int:
+    """Stop a queued or running import, whichever process runs it, and wait until it has ended."""
+    from ..adapters import run_store
+    from ..service_layer.imports import ImportPipeline
+    from ..service_layer.run_control import request_cancel
+
+    await migrate(settings)
+    conn = await ImportPipeline(settings).connect()
+    try:
+        if await run_store.status_of(conn, run_id) is None:
+            print(f"error: no import run {run_id}", file=sys.stderr)
+            return 1
+        requested = await request_cancel(conn, run_id, "an operator (CLI)")
+        deadline = time.monotonic() + wait_seconds
+        while (run := await run_store.status_of(conn, run_id))["status"] in run_store.ACTIVE:
+            if time.monotonic() >= deadline:
+                print(f"run {run_id}: cancel requested; its process stops it within seconds")
+                return 0
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    if not requested:
+        print(f"error: run {run_id} had already ended ({run['status']})", file=sys.stderr)
+        return 2
+    print(f"run {run_id}: {run['status']}\n  {run['failure']}")
+    return 0
+
+
 async def grant_admin(settings: Settings, district_id: str, sis_id: str) -> int:
     from pur_kit.db import make_engine, make_sessionmaker
 
@@ -94,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--district", required=True, help="district id, e.g. springfield (created on first import)")
     imp.add_argument("--force", action="store_true", help="apply even above the deactivation threshold")
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cancel = sub.add_parser("cancel-import", help="stop a queued or running import (it fails, changing nothing)")
+    cancel.add_argument("run_id", type=UUID)
+    cancel.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                        help="how long to wait for the run to end (default 30)")
     grant = sub.add_parser("grant-admin", help="make a user (by SIS id) a district administrator")
     grant.add_argument("--district", required=True)
     grant.add_argument("--sis-id", required=True)
@@ -111,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {args.path} does not exist", file=sys.stderr)
             return 1
         return asyncio.run(import_roster(settings, args.path, args.district, args.force, not args.no_progress))
+    if args.command == "cancel-import":
+        return asyncio.run(cancel_import(settings, args.run_id, args.wait))
     return asyncio.run(grant_admin(settings, args.district, args.sis_id))
 
 

@@ -6,7 +6,8 @@ transaction, record the outcome.
 
 `begin` returns as soon as the run is recorded (the API answers 202 then); `execute` does the
 work on the run's own connection. A crash at any point before COMMIT leaves the directory as it
-was; the orphaned run is failed by the next sweep (adapters/run_store.py).
+was; the orphaned run is failed by the next sweep (adapters/run_store.py). A run that outlives
+`import_max_seconds` or is cancelled is stopped and failed the same way (run_control.py).
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from ..adapters.event_sql import add_events_asyncpg
 from ..adapters.roster_source import NULL, ErrorLog, RosterSource, RosterStructureError
 from ..config import Settings
 from ..domain.sync_rules import Counts, mass_deactivation_refusal
+from ..domain.text import printable
+from .run_control import ImportStopped, RunControl, timed_out, watch_for_cancel
 
 log = get_logger(__name__)
 
@@ -55,6 +58,7 @@ class StartedRun:
     forced: bool
     conn: asyncpg.Connection
     correlation_id: str | None = None
+    control: RunControl = field(default_factory=RunControl)
 
 
 @dataclass
@@ -87,6 +91,7 @@ class ImportPipeline:
         """
         conn = await self.connect()
         run_id = uuid4()
+        source_name = printable(source_name) if source_name else None  # a client's or a file system's name
         try:
             await run_store.lock_run(conn, run_id)
             try:
@@ -107,19 +112,33 @@ class ImportPipeline:
         """Do the run; never raises for a bad roster (the run is failed instead)."""
         errors = ErrorLog(cap=self.settings.stored_errors_cap)
         timings = _Timings()
+        control = run.control
+        deadline = asyncio.get_running_loop().call_later(
+            self.settings.import_max_seconds, control.stop, timed_out(self.settings.import_max_seconds))
+        watcher = asyncio.create_task(watch_for_cancel(
+            self.connect, run.run_id, control, self.settings.cancel_poll_seconds))
         try:
             await run_store.mark_running(run.conn, run.run_id)
-            counts = await self._import(run, source, errors, progress, timings)
+            # Its own task, so that a stop cancels the work and not the caller.
+            work = asyncio.ensure_future(self._import(run, source, errors, progress, timings))
+            control.attach(work)
+            counts = await work
         except ImportFailed as exc:
             return await self._fail(run, exc.message, errors, exc.file)
+        except ImportStopped as exc:
+            return await self._fail(run, exc.reason, errors)
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
+            if control.reason is not None and not asyncio.current_task().cancelling():
+                return await self._fail(run, control.reason, errors)
+            with contextlib.suppress(Exception):  # the process is stopping
                 await asyncio.shield(self._fail(run, run_store.INTERRUPTED, errors))
             raise
         except Exception as exc:  # an unexpected failure must still end the run
             log.exception("sis_import_crashed", run_id=str(run.run_id), error=type(exc).__name__)
             return await self._fail(run, f"internal error ({type(exc).__name__}); nothing was changed", errors)
         finally:
+            deadline.cancel()
+            watcher.cancel()
             with contextlib.suppress(Exception):
                 await run.conn.close()
         log.info("sis_import_succeeded", run_id=str(run.run_id), district_id=run.district_id,
@@ -151,7 +170,9 @@ class ImportPipeline:
                     await result
 
         roster = RosterSource(source, max_uncompressed_bytes=self.settings.max_uncompressed_bytes,
-                              max_entries=self.settings.max_zip_entries, errors=errors)
+                              max_entries=self.settings.max_zip_entries, errors=errors,
+                              max_rows=self.settings.import_max_rows, max_ratio=self.settings.max_zip_ratio,
+                              checkpoint=run.control.checkpoint)
         with _structural_errors():
             await asyncio.to_thread(roster.__enter__)
         try:
@@ -163,6 +184,9 @@ class ImportPipeline:
                 await roster_apply.create_staging(conn)
                 await conn.copy_records_to_table("stage_school", records=orgs.schools,
                                                  columns=roster_apply.STAGE_SCHOOL_COLUMNS)
+                if orgs.rejected_ids:
+                    await conn.copy_records_to_table("stage_rejected_org", records=[(i,) for i in orgs.rejected_ids],
+                                                     columns=("id",))
                 staged, rows = await self._stage_users(conn, roster, orgs, report, total)
             timings.lap("read")
             await report("applying", rows, total)
@@ -228,6 +252,7 @@ class ImportPipeline:
                 log.warning("test_pause_before_commit", run_id=str(run.run_id),
                             seconds=self.settings.test_pause_before_commit_seconds)
                 await asyncio.sleep(self.settings.test_pause_before_commit_seconds)
+            run.control.committing = True  # from here on a stop comes too late
         timings.lap("commit")
         if changes.created + changes.changed > 10_000:
             await conn.execute("ANALYZE directory_user")  # fresh statistics for the next run's plans

@@ -17,6 +17,7 @@ from ..config import Settings
 from .imports import ImportPipeline, RunOutcome, StartedRun
 
 log = get_logger(__name__)
+STOP_WAIT_SECONDS = 10.0  # a stopped run ends within a chunk's parse or a query's cancellation
 
 
 class ImportRunner:
@@ -24,6 +25,7 @@ class ImportRunner:
         self.settings = settings
         self.pipeline = pipeline
         self._tasks: set[asyncio.Task] = set()
+        self._runs: dict[UUID, tuple[StartedRun, asyncio.Task]] = {}
 
     async def start(self, district_id: str, path: Path, *, source: str, source_name: str | None, forced: bool,
                     delete_after: bool, on_begun: Callable[[StartedRun], Awaitable[None]] | None = None) -> StartedRun:
@@ -44,8 +46,20 @@ class ImportRunner:
             raise
         task = asyncio.create_task(self._run(started, path, delete_after), name=f"sis-import-{started.run_id}")
         self._tasks.add(task)
+        self._runs[started.run_id] = (started, task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._runs.pop(started.run_id, None))
         return started
+
+    async def stop(self, run_id: UUID, reason: str) -> bool:
+        """Stop a run of this process and wait (briefly) until it has ended; False if it is not ours."""
+        owned = self._runs.get(run_id)
+        if owned is None:
+            return False
+        started, task = owned
+        started.control.stop(reason)
+        await asyncio.wait({task}, timeout=STOP_WAIT_SECONDS)
+        return True
 
     async def _run(self, started: StartedRun, path: Path, delete_after: bool) -> RunOutcome:
         try:

@@ -9,6 +9,12 @@ files, lines, columns and sourcedIds, never personal values (names, emails, phon
 Layout: the CSVs sit at the root of the zip (or folder), or all inside one top-level folder (what
 "compress this folder" produces); `__MACOSX/` and dot files are ignored. Nothing is loaded whole:
 rows are parsed while the zip member decompresses; only sets/dicts of sourcedIds are kept.
+
+Hostile exports are bounded: blank lines are skipped a run at a time (a file of a billion newlines
+costs one decompression pass), each file may hold at most `max_rows` rows, a member that inflates
+more than `max_ratio` times is refused, and `checkpoint` (called between chunks) lets the caller
+stop a parse running in a worker thread. Values that would enter the directory may not hold control
+or bidirectional-override characters: such a row is refused, naming the column, never the value.
 """
 from __future__ import annotations
 
@@ -17,13 +23,23 @@ import io
 import operator
 import re
 import zipfile
-from collections.abc import Collection, Iterator
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from ...domain.text import (EMAIL_MAX, NAME_MAX, PHONE_MAX, SCHOOL_IDS_MAX, SOURCED_ID_MAX, has_unsafe_characters,
+                            refusal)
+
 csv.field_size_limit(1 << 20)
+MAX_LINE_CHARS = 1 << 20       # no real CSV line comes near; without a cap one endless line fills memory
+CHUNK_CHARS = 1 << 18
+RATIO_FLOOR_BYTES = 1 << 20    # smaller members cannot hurt whatever their compression ratio
+_BLANK_LINES = re.compile(r"[\r\n]+")               # at a line start: a run of empty lines
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+_CONTENT_LINE_END = re.compile(rb"[^\r\n][\r\n]")   # ends of lines that are not empty
 SOURCED_ID = re.compile(r"^[0-9A-Za-z._\-/@{}:]{1,255}$")
 KNOWN_ROLES = {"student", "teacher", "parent", "guardian", "relative", "administrator", "aide", "proctor", "staff"}
 ROLE_ALIASES = {  # 1.2 roles.csv (and some 1.1 exports) use finer roles than the directory needs
@@ -143,11 +159,57 @@ class _Limited(io.RawIOBase):
         return len(data)
 
 
+class _Lines:
+    """The physical lines of a CSV text, for `csv.reader`, without the empty ones.
+
+    A run of empty lines is skipped with one regex match on a chunk, never line by line, so it
+    costs nothing but the decompression. `starts` holds the physical line numbers of the lines
+    handed out since it was last cleared: when the reader returns a row, `starts[0]` is where it
+    began (rows may span lines through quoted newlines). An empty line inside a quoted value goes
+    too: that value holds line breaks, which no column the directory keeps may hold anyway."""
+
+    def __init__(self, text: io.TextIOBase, name: str, checkpoint: Callable[[], None]) -> None:
+        self.text, self.name, self.checkpoint = text, name, checkpoint
+        self.starts: deque[int] = deque()
+
+    def __iter__(self) -> Iterator[str]:
+        starts, physical, buffer, pos = self.starts, 0, "", 0
+        while True:
+            self.checkpoint()
+            chunk = self.text.read(CHUNK_CHARS)
+            buffer = buffer[pos:] + chunk
+            pos = 0
+            # A final "\r" may be the first half of "\r\n": keep it for the next chunk.
+            end = len(buffer) - 1 if chunk and buffer.endswith("\r") else len(buffer)
+            while True:
+                blank = _BLANK_LINES.match(buffer, pos, end)
+                if blank is not None:
+                    run = blank.group()
+                    physical += run.count("\n") + run.count("\r") - run.count("\r\n")
+                    pos = blank.end()
+                line = _LINE.match(buffer, pos, end)
+                if line is None:
+                    break
+                physical += 1
+                starts.append(physical)
+                pos = line.end()
+                yield line.group()
+            if not chunk:
+                if pos < len(buffer):  # a last line without a line end
+                    starts.append(physical + 1)
+                    yield buffer[pos:]
+                return
+            if len(buffer) - pos > MAX_LINE_CHARS:
+                raise RosterStructureError(f"{self.name}: line {physical + 1} is longer than {MAX_LINE_CHARS:,} "
+                                           "characters")
+
+
 class Roster:
     """An opened export. A context manager: leaving it closes the zip."""
 
     def __init__(self, members: dict[str, str], *, zf: zipfile.ZipFile | None = None,
-                 max_uncompressed_bytes: int = 0) -> None:
+                 max_uncompressed_bytes: int = 0, max_rows: int = 0, max_ratio: float = 0,
+                 checkpoint: Callable[[], None] | None = None) -> None:
         self.version = "1.0"
         self.files: dict[str, RosterFileInfo] = {
             name: RosterFileInfo(name, member, "bulk", False) for name, member in members.items()}
@@ -155,7 +217,13 @@ class Roster:
         self.warnings: list[str] = []
         self._zip = zf
         self._budget = max_uncompressed_bytes
+        self._max_rows = max_rows or None
+        self._max_ratio = max_ratio
+        self._checkpoint = checkpoint or _never_stop
         self._warned: set[str] = set()
+        # sourcedId -> type of each refused org row (not a duplicate): that org is in the export,
+        # so the caller keeps it, and its memberships, as they are instead of treating it as gone.
+        self.refused_orgs: dict[str, str] = {}
 
     def __enter__(self) -> Roster:
         return self
@@ -173,37 +241,59 @@ class Roster:
 
     # --- files ---------------------------------------------------------------------------
     @contextmanager
-    def _text(self, name: str) -> Iterator[io.TextIOBase]:
+    def _binary(self, name: str) -> Iterator[BinaryIO]:
         member = self.files[name].member
         if self._zip is not None:
+            self._check_ratio(name, self._zip.getinfo(member))
             with self._zip.open(member) as raw:
                 # A budget per read: a member is read more than once (count, roles, import).
-                buffered = io.BufferedReader(_Limited(raw, self._budget, name), 1 << 16)
-                yield io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="", errors="strict")
+                yield io.BufferedReader(_Limited(raw, self._budget, name), 1 << 16)
         else:
-            with open(member, encoding="utf-8-sig", newline="") as f:
+            with open(member, "rb") as f:
                 yield f
+
+    @contextmanager
+    def _text(self, name: str) -> Iterator[io.TextIOBase]:
+        with self._binary(name) as raw:
+            yield io.TextIOWrapper(raw, encoding="utf-8-sig", newline="", errors="strict")
+
+    def _check_ratio(self, name: str, info: zipfile.ZipInfo) -> None:
+        """Deflate inflates at most ~1,030 times, and real CSV exports ~5 to 30 times: a member far
+        above that is a decompression bomb (e.g. a gigabyte of newlines in a 1 MB zip)."""
+        if not self._max_ratio or info.file_size < RATIO_FLOOR_BYTES:
+            return
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > self._max_ratio:
+            raise RosterStructureError(
+                f"{name}: would decompress to {ratio:.0f} times its compressed size (at most "
+                f"{self._max_ratio:g} allowed); that is a decompression bomb, not an export")
 
     def _rows(self, name: str, wanted: tuple[str, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
         """(line where the row starts, the values of the `wanted` canonical columns, "" for a
         column the file lacks) for every non-blank data row. Ragged rows are cut or padded."""
         try:
             with self._text(name) as text:
-                reader = csv.reader(text)
+                lines = _Lines(text, name, self._checkpoint)
+                starts = lines.starts
+                reader = csv.reader(lines)
                 header = next(reader, None)
                 if not header or not any(h.strip() for h in header):
                     raise RosterStructureError(f"{name}: the file is empty or has no header row")
+                starts.clear()
                 columns = self._map_header(name, header)
                 # Row cell `width` is always "": it stands in for every column the file lacks.
                 width = len(header)
                 # The trailing blank makes itemgetter return a tuple even for one wanted column.
                 pick = operator.itemgetter(*(columns.get(c, width) for c in wanted), width)
                 pad = [""] * (width + 1)
-                # line_num counts physical lines read so far, so a row spanning several lines
-                # (quoted newlines) starts one line after the previous row ended.
-                previous_end = reader.line_num
+                limit, rows = self._max_rows, 0
                 for row in reader:
-                    start, previous_end = previous_end + 1, reader.line_num
+                    start = starts[0]
+                    starts.clear()
+                    rows += 1
+                    if limit is not None and rows > limit:
+                        raise RosterStructureError(
+                            f"{name}: more than {limit:,} rows, the most one import reads from a file")
                     if len(row) <= width:
                         row += pad[len(row):]
                     else:
@@ -263,7 +353,11 @@ class Roster:
                 problem = "missing required value: name"
             if problem is None and not kind:
                 problem = "missing required value: type"
+            if problem is None:
+                problem = _refused_value((("name", name, NAME_MAX),))
             if problem:
+                if sourced_id not in seen and _valid_id(sourced_id):
+                    self.refused_orgs.setdefault(sourced_id, kind.lower())
                 yield RowError("orgs.csv", line, problem, _valid_id(sourced_id))
                 continue
             seen[sourced_id] = line
@@ -271,7 +365,7 @@ class Roster:
         for org in rows:
             if org.parent_sourced_id and org.parent_sourced_id not in seen:
                 self.warnings.append(
-                    f"orgs.csv line {org.line}: parent org {org.parent_sourced_id} not in the export; ignored")
+                    f"orgs.csv line {org.line}: parent org {_shown(org.parent_sourced_id)} not in the export; ignored")
                 org = OrgRecord(org.sourced_id, org.name, org.type, None, org.status, org.line)
             yield org
 
@@ -317,7 +411,7 @@ class Roster:
             return key
         if key in ROLE_ALIASES:
             return ROLE_ALIASES[key]
-        self._warn_once(f"role:{key}", f"users.csv line {line}: unknown role {raw.strip()!r} mapped to staff")
+        self._warn_once(f"role:{key}", f"users.csv line {line}: unknown role {raw.strip()[:40]!r} mapped to staff")
         return "staff"
 
     def users(self, known_org_ids: Collection[str]) -> Iterator[UserRecord | RowError]:
@@ -329,7 +423,7 @@ class Roster:
                   "status", "enableduser")
         empty = True
         # The hot loop of a 100k-user import: tuple unpacking, no per-row dicts.
-        for line, (sourced_id, role_text, org_text, primary, given, family, middle, email, phone, sms, agents,
+        for line, (sourced_id, role_text, org_text, primary, given, family, middle, email, phone, sms, agent_text,
                    username, identifier, grades, status, enabled, _) in self._rows("users.csv", wanted):
             empty = False
             sourced_id = sourced_id.strip()
@@ -352,16 +446,28 @@ class Roster:
                                                       ("role", role_text)) if not value]
                 yield RowError("users.csv", line, f"missing required value: {', '.join(missing)}", sourced_id)
                 continue
+            email, phone, sms, agents = email.strip(), phone.strip(), sms.strip(), split_list(agent_text)
+            # One search over everything stored; the column is only worked out for a refused row.
+            if (has_unsafe_characters(f"{given}{family}{email}{phone}{sms}{''.join(agents)}")
+                    or len(given) > NAME_MAX or len(family) > NAME_MAX or len(email) > EMAIL_MAX
+                    or len(phone) > PHONE_MAX or len(sms) > PHONE_MAX or len(orgs) > SCHOOL_IDS_MAX
+                    or any(len(agent) > SOURCED_ID_MAX for agent in agents)):
+                problem = _refused_value((("givenName", given, NAME_MAX), ("familyName", family, NAME_MAX),
+                                          ("email", email, EMAIL_MAX), ("phone", phone, PHONE_MAX),
+                                          ("sms", sms, PHONE_MAX),
+                                          *(("agentSourcedIds", agent, SOURCED_ID_MAX) for agent in agents)))
+                yield RowError("users.csv", line, problem or f"lists more than {SCHOOL_IDS_MAX} orgs", sourced_id)
+                continue
             if not orgs:
                 yield RowError("users.csv", line, "missing required value: orgSourcedIds", sourced_id)
                 continue
             unknown = [o for o in orgs if o not in known_org_ids]
             if unknown:
                 if len(unknown) == len(orgs):
-                    yield RowError("users.csv", line, f"references unknown org {unknown[0]}", sourced_id)
+                    yield RowError("users.csv", line, f"references unknown org {_shown(unknown[0])}", sourced_id)
                     continue
                 for org in unknown:  # once per org: a stale school id can sit on thousands of rows
-                    self._warn_once(f"org:{org}", f"users.csv line {line}: unknown org {org} ignored "
+                    self._warn_once(f"org:{org}", f"users.csv line {line}: unknown org {_shown(org)} ignored "
                                                   "(and on any later row)")
                 orgs = [o for o in orgs if o not in unknown]
             seen[sourced_id] = line
@@ -370,8 +476,8 @@ class Roster:
                 role = role_cache[role_text] = self._role(role_text, line)
             yield UserRecord(
                 sourced_id, line, status.strip().lower() or None, enabled.strip().lower() in TRUE_WORDS, role,
-                given, family, middle.strip() or None, email.strip() or None, phone.strip() or None,
-                sms.strip() or None, tuple(orgs), split_list(agents), username.strip() or None,
+                given, family, middle.strip() or None, email or None, phone or None,
+                sms or None, tuple(orgs), agents, username.strip() or None,
                 identifier.strip() or None, split_list(grades),
             )
         if empty:
@@ -381,6 +487,21 @@ class Roster:
         """Non-blank data rows of users.csv (one CSV pass, nothing kept)."""
         return sum(1 for _ in self._rows("users.csv", ()))
 
+    def estimate_rows(self, name: str) -> int:
+        """Lines of `name` that are not empty, minus the header, and at most `max_rows` + 1: an
+        upper bound of its rows (a quoted newline counts twice), for a progress total. Bytes only,
+        much cheaper than the CSV pass."""
+        cap = (self._max_rows or 1 << 62) + 2
+        lines, last = 0, b""
+        with self._binary(name) as raw:
+            while lines < cap and (chunk := raw.read(1 << 20)):
+                self._checkpoint()
+                lines += len(_CONTENT_LINE_END.findall(last + chunk))
+                last = chunk[-1:]
+        if last not in (b"", b"\n", b"\r") and lines < cap:
+            lines += 1  # a last line without a line end
+        return max(0, min(lines, cap) - 1)
+
     # --- manifest ------------------------------------------------------------------------
     def _read_manifest(self) -> None:
         if not self.has("manifest.csv"):
@@ -388,7 +509,9 @@ class Roster:
         else:
             try:
                 with self._text("manifest.csv") as text:
-                    for row in csv.reader(text):
+                    for number, row in enumerate(csv.reader(_Lines(text, "manifest.csv", self._checkpoint))):
+                        if self._max_rows is not None and number > self._max_rows:
+                            raise RosterStructureError(f"manifest.csv: more than {self._max_rows:,} rows")
                         if len(row) >= 2:
                             self._manifest_entry(row[0].strip().lstrip("\ufeff").lower(), row[1].strip().lower())
             except (UnicodeDecodeError, csv.Error):
@@ -424,6 +547,26 @@ class Roster:
                 mode = "bulk"
             info = self.files.setdefault(name, RosterFileInfo(name, None, mode, True))
             info.mode, info.listed = mode, True
+
+
+def _never_stop() -> None:
+    return None
+
+
+def _refused_value(columns: tuple[tuple[str, str, int], ...]) -> str | None:
+    """Why a row's value may not enter the directory, naming its column (never the value), or None."""
+    for column, value, longest in columns:
+        reason = refusal(value)
+        if reason:
+            return f"{column} {reason}"
+        if len(value) > longest:
+            return f"{column} is longer than {longest} characters"
+    return None
+
+
+def _shown(sourced_id: str) -> str:
+    """An org id for a message: shown only when it is a valid sourcedId (else it could be anything)."""
+    return sourced_id if SOURCED_ID.match(sourced_id) else "(not a valid sourcedId)"
 
 
 def _lower(value: str | None) -> str | None:
@@ -484,8 +627,12 @@ def _check_zip(zf: zipfile.ZipFile, where: str, max_uncompressed_bytes: int, max
 
 
 def open_roster(path: str | Path | bytes | BinaryIO, *, max_uncompressed_bytes: int = 1_000_000_000,
-                max_entries: int = 64) -> Roster:
-    """Open a zipped export (path, bytes or binary file) or a folder; use the result in `with`."""
+                max_entries: int = 64, max_rows: int = 0, max_ratio: float = 0,
+                checkpoint: Callable[[], None] | None = None) -> Roster:
+    """Open a zipped export (path, bytes or binary file) or a folder; use the result in `with`.
+    `max_rows` / `max_ratio` 0: no limit. `checkpoint` is called between chunks of every file read
+    and may raise to stop the reading."""
+    limits = {"max_rows": max_rows, "max_ratio": max_ratio, "checkpoint": checkpoint}
     if isinstance(path, (str, Path)) and Path(path).is_dir():
         folder = Path(path)
         entries = [p.name for p in folder.iterdir() if p.is_file()]
@@ -493,7 +640,7 @@ def open_roster(path: str | Path | bytes | BinaryIO, *, max_uncompressed_bytes: 
         if len(subfolders) == 1 and not any(e.lower().endswith(".csv") for e in entries):
             entries += [f"{subfolders[0].name}/{p.name}" for p in subfolders[0].iterdir() if p.is_file()]
         members = {name: str(folder / member) for name, member in _index(entries, folder.name).items()}
-        roster = Roster(members)
+        roster = Roster(members, **limits)
     else:
         where = Path(path).name if isinstance(path, (str, Path)) else "the uploaded file"
         source = io.BytesIO(path) if isinstance(path, (bytes, bytearray)) else path
@@ -505,7 +652,8 @@ def open_roster(path: str | Path | bytes | BinaryIO, *, max_uncompressed_bytes: 
             raise RosterStructureError(f"{where}: not a zip archive (or a folder) of OneRoster CSV files") from None
         try:
             _check_zip(zf, where, max_uncompressed_bytes, max_entries)
-            roster = Roster(_index(zf.namelist(), where), zf=zf, max_uncompressed_bytes=max_uncompressed_bytes)
+            roster = Roster(_index(zf.namelist(), where), zf=zf, max_uncompressed_bytes=max_uncompressed_bytes,
+                            **limits)
         except BaseException:
             zf.close()
             raise
