@@ -133,4 +133,5 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_consumin
     assert reasons[str(failing.event_id)] == "handler_failed: RuntimeError after 3 attempts"
     failed = next(m for m in dead if m.message_id == str(failing.event_id))
     assert failed.headers[RETRY_COUNT_HEADER] == 2
+    assert failed.headers["x-original-routing-key"] == "request.submitted"   # not the queue it came back from
     assert failed.type == "request.submitted"

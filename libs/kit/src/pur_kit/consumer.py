@@ -37,6 +37,7 @@ log = get_logger(__name__)
 
 RETRY_COUNT_HEADER = "x-retry-count"
 REASON_HEADER = "x-dead-letter-reason"
+ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
 # Events are small (a user with its schools is a few KiB); parsing a huge body into models and
 # projections costs many times its size, so anything larger is refused before it is parsed.
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
@@ -273,14 +274,17 @@ class EventConsumer:
 
     async def _schedule_retry(self, raw, attempt: int) -> None:
         delay_ms = min(self.retry_delay_ms * 2 ** (attempt - 1), 60_000)
-        headers = {**(raw.headers or {}), RETRY_COUNT_HEADER: attempt}
+        # Back from the retry queue the message carries the queue's name as its routing key: keep the
+        # event's own, for the dead-letter record.
+        headers = {ORIGINAL_ROUTING_KEY_HEADER: raw.routing_key or "", **(raw.headers or {}),
+                   RETRY_COUNT_HEADER: attempt}
         await self._republish(raw, self.retry_queue_name, headers, timedelta(milliseconds=delay_ms))
 
     async def _dead_letter(self, raw, reason: str) -> None:
         headers = {
             **(raw.headers or {}),
             REASON_HEADER: reason,
-            "x-original-routing-key": raw.routing_key or "",
+            ORIGINAL_ROUTING_KEY_HEADER: (raw.headers or {}).get(ORIGINAL_ROUTING_KEY_HEADER, raw.routing_key or ""),
             "x-consumer": self.name,
         }
         await self._republish(raw, self.dlq_name, headers)
