@@ -1,4 +1,4 @@
--- One database per service (DESIGN.md section 2: no service reads another's tables).
+-- One database per service: no service reads another's tables (docs/architecture.md).
 CREATE DATABASE pur_settings;
 CREATE DATABASE pur_sis_sync;
 CREATE DATABASE pur_requests;

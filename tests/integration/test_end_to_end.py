@@ -1,4 +1,4 @@
-"""The product story of DESIGN.md section 1, driven only through public HTTP APIs and the mailbox."""
+"""The product story of docs/product-rules.md, driven only through public HTTP APIs and the mailbox."""
 from __future__ import annotations
 
 import asyncio

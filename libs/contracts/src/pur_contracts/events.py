@@ -1,4 +1,4 @@
-"""Every integration event of the system (DESIGN.md sections 2-3)."""
+"""Every integration event of the system; who publishes and who consumes each: docs/messages.md."""
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -185,7 +185,7 @@ async def school_names(conn: asyncpg.Connection, district_id: str, school_ids: l
     return {r["id"]: r["name"] for r in rows}
 
 
-# --- JSON shapes (DESIGN.md section 6) --------------------------------------------------------
+# --- JSON shapes (docs/product-rules.md, the HTTP contract) ------------------------------------
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 

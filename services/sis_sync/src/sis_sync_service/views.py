@@ -1,4 +1,4 @@
-"""Read side: the JSON shapes of DESIGN.md section 6 and the queries behind the GET endpoints."""
+"""Read side: the JSON shapes of docs/product-rules.md and the queries behind the GET endpoints."""
 from __future__ import annotations
 
 import base64

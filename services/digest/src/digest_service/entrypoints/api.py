@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1/digests (DESIGN.md sections 4 and 6). Thin: authorize, delegate."""
+"""The JSON API under /api/v1/digests (docs/product-rules.md). Thin: authorize, delegate."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""API bodies and answers (DESIGN.md section 6). Answers are built as plain dicts; these models
+"""API bodies and answers (docs/product-rules.md). Answers are built as plain dicts; these models
 document them in OpenAPI."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may see which requests (DESIGN.md section 1, item 4).
+"""Who may see which requests (docs/product-rules.md, "Who sees what").
 
 A district-level Users Manager sees the whole district; a school-level one sees requests whose
 requester belongs to one of their schools; everybody else sees nothing. The system credential

@@ -137,7 +137,7 @@ class ProfileUpdateRequest:
 
 def submit(*, request_id: UUID, requester: Requester | None, district_id: str, policy: DistrictPolicy,
            changes: Mapping[str, str], note: str | None, now: datetime) -> ProfileUpdateRequest:
-    """The submission rules of DESIGN.md section 1, items 2-3, in the order a caller meets them."""
+    """The submission rules (docs/product-rules.md), in the order a caller meets them."""
     if requester is None or not requester.active or requester.district_id != district_id:
         raise NotAllowedToSubmit("only an active user of the district can submit a request")
     if (reason := policy.refusal()) is not None:

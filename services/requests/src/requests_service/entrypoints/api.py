@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1/requests (DESIGN.md sections 4 and 6). Thin: translate, delegate."""
+"""The JSON API under /api/v1/requests (docs/product-rules.md). Thin: translate, delegate."""
 from __future__ import annotations
 
 from dataclasses import replace

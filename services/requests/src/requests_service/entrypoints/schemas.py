@@ -1,4 +1,4 @@
-"""API bodies and answers (DESIGN.md section 6). Answers are documented here and built as plain
+"""API bodies and answers (docs/product-rules.md). Answers are documented here and built as plain
 dicts in views.py: the hot paths skip response-model validation."""
 from __future__ import annotations
 

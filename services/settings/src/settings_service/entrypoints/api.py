@@ -1,4 +1,4 @@
-"""`GET` and `PATCH /api/v1/districts/{district_id}/settings` (DESIGN.md sections 4 and 6)."""
+"""`GET` and `PATCH /api/v1/districts/{district_id}/settings` (docs/product-rules.md)."""
 from __future__ import annotations
 
 from typing import Annotated

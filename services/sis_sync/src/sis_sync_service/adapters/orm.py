@@ -71,7 +71,8 @@ directory_user = Table(
     Column("phone", Text),
     Column("sms", Text),
     Column("school_ids", ARRAY(Text), nullable=False, server_default=text("'{}'")),
-    # OneRoster agentSourcedIds as given on this user's row; links are undirected (ONEROSTER.md).
+    # OneRoster agentSourcedIds as given on this user's row. Links are undirected: exports disagree on
+    # whether the parent's row or the student's lists the other; the roles tell who is the guardian.
     Column("agent_sis_ids", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     # Connect-side grants (the contract's UserPermissions), never touched by a sync.

@@ -1,4 +1,4 @@
-"""Streaming a OneRoster export into staging records, around helper-1's reader (adapters/oneroster).
+"""Streaming a OneRoster export into staging records, around the streaming reader (adapters/oneroster).
 
 Everything here is synchronous and CPU-bound; the pipeline calls it from a worker thread one batch
 at a time, so a running import never blocks the service's event loop for long.

@@ -1,4 +1,4 @@
-"""HTTP API of the directory and the roster imports (DESIGN.md sections 4 and 6)."""
+"""HTTP API of the directory and the roster imports (docs/product-rules.md, docs/oneroster-import.md)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal

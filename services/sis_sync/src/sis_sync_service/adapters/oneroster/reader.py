@@ -1,10 +1,11 @@
 """Stream a OneRoster CSV export (zip or folder) into records, tolerating what real exports do.
 
-See ONEROSTER.md ("Quirks"): BOM, CRLF or LF, quoted fields with commas and newlines, columns in
-any order with aliases and extension columns, role case, multi-valued fields with spaces, 1.2
-`roles.csv`. Rows that cannot be used become `RowError(file, line, message)` and the rest goes on;
-an export that cannot be read at all raises `RosterStructureError`. Messages and warnings name
-files, lines, columns and sourcedIds, never personal values (names, emails, phones).
+What it reads and refuses is described in docs/oneroster-import.md: BOM, CRLF or LF, quoted fields
+with commas and newlines, columns in any order with aliases and extension columns, role case,
+multi-valued fields with spaces, 1.2 `roles.csv`. Rows that cannot be used become
+`RowError(file, line, message)` and the rest goes on; an export that cannot be read at all raises
+`RosterStructureError`. Messages and warnings name files, lines, columns and sourcedIds, never
+personal values (names, emails, phones).
 
 Layout: the CSVs sit at the root of the zip (or folder), or all inside one top-level folder (what
 "compress this folder" produces); `__MACOSX/` and dot files are ignored. Nothing is loaded whole:
