@@ -108,7 +108,12 @@ class ServiceRuntime:
         return self.consumers
 
     async def _watch_dead_letters(self) -> None:
-        """Keep `consumer_dead_letter_messages{queue}` current for every DLQ of this service."""
+        """Keep `consumer_dead_letter_messages{queue}` current for every DLQ of this service.
+
+        Only once the consumers have declared their queues: a passive declare of a queue that does
+        not exist yet is an error in the broker's log."""
+        while not self.broker_started_once:
+            await asyncio.sleep(0.5)
         await dlq_depth_loop(self.settings.rabbitmq_url, [c.dlq_name for c in self.consumers])
 
     async def probe_database(self) -> None:
