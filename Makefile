@@ -15,7 +15,7 @@ export RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 endif
 
-.PHONY: install test test-unit test-integration run schemas docs bench lock clean
+.PHONY: install test test-unit test-integration run schemas docs bench lock clean compose-smoke test-containers
 
 $(STAMP): constraints.txt $(foreach p,$(PACKAGES),$(wildcard $(p)/pyproject.toml))
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,27 @@ schemas: install  ## export the event JSON Schemas into libs/contracts/schemas
 
 docs: install  ## regenerate the AsyncAPI documents under docs/asyncapi
 	$(BIN)/python scripts/gen_asyncapi.py
+
+compose-smoke: install  ## build the images, `docker-compose up`, the smoke check through the published ports, `down -v`
+	deploy/compose/run-smoke.sh
+
+# The broker/database tests and the end-to-end test against containers the tests start themselves
+# (testcontainers): RABBITMQ_URL/DATABASE_URL unset whatever answers locally, REQUIRE_SERVICES=1, and
+# --forbid-skips fails the run on any skip. Uses the images of deploy/local-images/build.sh when
+# they exist (no Ryuk then: it is one more image to pull, and the plugin removes its containers
+# itself), the official ones otherwise; PUR_TEST_RABBITMQ_IMAGE / PUR_TEST_POSTGRES_IMAGE override.
+CONTAINER_TESTS := libs/kit/tests tests/integration/test_end_to_end.py
+LOCAL_RABBITMQ_IMAGE := pur-local/rabbitmq:3.10-management
+LOCAL_POSTGRES_IMAGE := pur-local/postgres:15
+test-containers: install
+	@uselocal=; \
+	if [ -z "$${PUR_TEST_RABBITMQ_IMAGE:-}" ] && docker image inspect $(LOCAL_RABBITMQ_IMAGE) >/dev/null 2>&1; then \
+	  export PUR_TEST_RABBITMQ_IMAGE=$(LOCAL_RABBITMQ_IMAGE); uselocal=1; fi; \
+	if [ -z "$${PUR_TEST_POSTGRES_IMAGE:-}" ] && docker image inspect $(LOCAL_POSTGRES_IMAGE) >/dev/null 2>&1; then \
+	  export PUR_TEST_POSTGRES_IMAGE=$(LOCAL_POSTGRES_IMAGE); uselocal=1; fi; \
+	if [ -n "$$uselocal" ]; then export TESTCONTAINERS_RYUK_DISABLED=$${TESTCONTAINERS_RYUK_DISABLED:-true}; fi; \
+	echo "test-containers: RabbitMQ $${PUR_TEST_RABBITMQ_IMAGE:-rabbitmq:3.13-management}, PostgreSQL $${PUR_TEST_POSTGRES_IMAGE:-postgres:16-alpine}, Ryuk disabled: $${TESTCONTAINERS_RYUK_DISABLED:-no}"; \
+	env -u RABBITMQ_URL -u DATABASE_URL REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q -rs --forbid-skips $(CONTAINER_TESTS)
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -39,6 +39,9 @@ def _inbox_handler(directory: Path):
             pass
 
         def do_GET(self):  # noqa: N802
+            if self.path in ("/livez", "/readyz"):  # health URLs for container checks (Mailpit's names)
+                self._send("ok")
+                return
             if self.path.startswith("/m/"):
                 path = directory / Path(self.path[3:]).name
                 if not path.exists():
@@ -71,10 +74,10 @@ def _inbox_handler(directory: Path):
 
 
 class MailSink:
-    def __init__(self, directory: Path, smtp_port: int = 1025, web_port: int = 8025) -> None:
+    def __init__(self, directory: Path, smtp_port: int = 1025, web_port: int = 8025, host: str = "127.0.0.1") -> None:
         self.directory = directory
-        self.controller = Controller(MaildirHandler(directory), hostname="127.0.0.1", port=smtp_port)
-        self.web = ThreadingHTTPServer(("127.0.0.1", web_port), _inbox_handler(directory))
+        self.controller = Controller(MaildirHandler(directory), hostname=host, port=smtp_port)
+        self.web = ThreadingHTTPServer((host, web_port), _inbox_handler(directory))
 
     def start(self) -> None:
         self.controller.start()
@@ -88,6 +91,7 @@ class MailSink:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", default=".run/mail")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     parser.add_argument("--smtp-port", type=int, default=1025)
     parser.add_argument("--web-port", type=int, default=8025)
     parser.add_argument("--list", action="store_true", help="print the kept messages and exit")
@@ -97,9 +101,9 @@ def main() -> int:
         for name, msg in list_messages(directory):
             print(f"{name}  {msg['Date']}  to={msg['To']}  {msg['Subject']}")
         return 0
-    sink = MailSink(directory, args.smtp_port, args.web_port)
+    sink = MailSink(directory, args.smtp_port, args.web_port, args.host)
     sink.start()
-    print(f"SMTP on 127.0.0.1:{args.smtp_port}, inbox on http://127.0.0.1:{args.web_port}/, files in {directory}")
+    print(f"SMTP on {args.host}:{args.smtp_port}, inbox on http://{args.host}:{args.web_port}/, files in {directory}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
