@@ -25,18 +25,8 @@ for s in "${services[@]}"; do
   case $s in requests|settings|digest|sis_sync) ;; *) die "unknown service '$s' (requests settings digest sis_sync)" ;; esac
 done
 
-# Docker CLI 23+ needs the buildx plugin for BuildKit; older clients (Debian's docker.io 20.10)
-# have it built in. Use the first client that can do BuildKit builds.
-pick_docker() {
-  local c v
-  for c in ${DOCKER:-docker} /usr/bin/docker; do
-    command -v "$c" >/dev/null 2>&1 || continue
-    if "$c" buildx version >/dev/null 2>&1; then echo "$c"; return; fi
-    v=$("$c" version --format '{{.Client.Version}}' 2>/dev/null || true)
-    if [ -n "$v" ] && [ "${v%%.*}" -lt 23 ]; then echo "$c"; return; fi
-  done
-  return 1
-}
+# shellcheck source=deploy/lib/docker.sh
+. "$repo/deploy/lib/docker.sh"
 DOCKER=$(pick_docker) || die "no docker client with BuildKit (install the buildx plugin)"
 "$DOCKER" info >/dev/null 2>&1 || die "the Docker engine does not answer ($DOCKER info failed)"
 export DOCKER_BUILDKIT=1

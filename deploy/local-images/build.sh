@@ -34,18 +34,8 @@ MAILSINK_IMAGE=$prefix/mailsink:latest
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 
-# Docker CLI 23+ needs the buildx plugin for BuildKit; Debian's docker.io client (20.10) has it
-# built in. Use the first client that can do BuildKit builds.
-pick_docker() {
-  local c v
-  for c in ${DOCKER:-docker} /usr/bin/docker; do
-    command -v "$c" >/dev/null 2>&1 || continue
-    if "$c" buildx version >/dev/null 2>&1; then echo "$c"; return; fi
-    v=$("$c" version --format '{{.Client.Version}}' 2>/dev/null || true)
-    if [ -n "$v" ] && [ "${v%%.*}" -lt 23 ]; then echo "$c"; return; fi
-  done
-  return 1
-}
+# shellcheck source=deploy/lib/docker.sh
+. "$repo/deploy/lib/docker.sh"
 DOCKER=$(pick_docker) || die "no docker client with BuildKit (install the buildx plugin, or Debian's docker.io client)"
 "$DOCKER" info >/dev/null 2>&1 || die "the Docker engine does not answer ($DOCKER info failed; is dockerd running, DOCKER_HOST right?)"
 export DOCKER_BUILDKIT=1
