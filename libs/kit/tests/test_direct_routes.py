@@ -7,12 +7,22 @@ from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
 from pur_kit.config import ServiceSettings
 from pur_kit.errors import ApiError
-from pur_kit.http import create_app
+from pur_kit.http import create_app, install_domain_errors
 from pur_kit.runtime import ServiceRuntime
 
 
 class Refused(Exception):
-    """A domain error with its own handler, as services register them."""
+    """A domain error, answered through the service's table as services do."""
+
+
+class RefusedLater(Refused):
+    """A subclass without an entry of its own: its parent's answer."""
+
+
+class BadValue(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 def make_app(direct=(("POST", "/direct"),)):
@@ -28,6 +38,10 @@ def make_app(direct=(("POST", "/direct"),)):
             raise ApiError(409, "conflict", "name taken")
         if what == "refused":
             raise Refused("not now")
+        if what == "refused_later":
+            raise RefusedLater("not yet")
+        if what == "bad_value":
+            raise BadValue("name", "too long")
         if what == "invalid":
             raise RequestValidationError([{"loc": ("body", "do"), "msg": "not a thing", "type": "value_error"}])
         if what == "database":
@@ -40,11 +54,7 @@ def make_app(direct=(("POST", "/direct"),)):
     router.post("/direct")(endpoint)
     router.post("/routed")(endpoint)
     app = create_app(runtime, title="example", routers=[router], direct=list(direct))
-
-    @app.exception_handler(Refused)
-    async def _refused(_: Request, exc: Refused):
-        return JSONResponse({"error": {"code": "refused", "message": str(exc)}}, status_code=403)
-
+    install_domain_errors(app, {Refused: (403, "refused"), BadValue: (422, "validation_error", ("field",))})
     return app
 
 
@@ -58,7 +68,7 @@ async def client():
 @pytest.mark.parametrize(("body", "status"), [
     ({"do": "echo", "name": "<b>x</b>"}, 201), ({"do": "api_error"}, 409), ({"do": "refused"}, 403),
     ({"do": "invalid"}, 422), ({"do": "database"}, 503), ({"do": "bug"}, 500),
-    ({"do": "echo", "big": "x" * 70_000}, 422),
+    ({"do": "echo", "big": "x" * 70_000}, 422), ({"do": "refused_later"}, 403), ({"do": "bad_value"}, 422),
 ])
 async def test_a_direct_route_answers_like_the_routed_endpoint(client, body, status):
     headers = {"X-Correlation-ID": "corr-1"}
@@ -68,6 +78,15 @@ async def test_a_direct_route_answers_like_the_routed_endpoint(client, body, sta
     assert direct.json() == routed.json()
     if status != 500:  # a 500 is written by ServerErrorMiddleware, outside the correlation middleware
         assert direct.headers["x-correlation-id"] == routed.headers["x-correlation-id"] == "corr-1"
+
+
+@pytest.mark.parametrize("path", ["/direct", "/routed"])
+async def test_domain_errors_are_answered_from_the_table_with_their_message_and_attributes(client, path):
+    r = await client.post(path, json={"do": "bad_value"})
+    assert (r.status_code, r.json()) == (422, {"error": {"code": "validation_error", "message": "name: too long",
+                                                         "field": "name"}})
+    r = await client.post(path, json={"do": "refused_later"})
+    assert (r.status_code, r.json()) == (403, {"error": {"code": "refused", "message": "not yet"}})
 
 
 async def test_other_methods_and_paths_still_go_through_the_router(client):

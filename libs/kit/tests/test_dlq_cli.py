@@ -279,7 +279,7 @@ async def test_every_service_runtime_exports_the_depth_of_its_dead_letter_queues
     monkeypatch.setattr(dlq, "DEPTH_INTERVAL_SECONDS", 0.05)
     settings = ServiceSettings(rabbitmq_url=rabbitmq_url, database_url=postgres_url,
                                events_namespace=topology.namespace)
-    runtime = ServiceRuntime(settings, SERVICE, with_outbox=False)
+    runtime = ServiceRuntime(settings, SERVICE)
     consumers = runtime.add_consumers({DirectorySchoolUpserted: Handler()})
     main = next(c for c in consumers if c.queue_name == topology.queue(SERVICE))
     await runtime.start()

@@ -13,6 +13,18 @@ def school_event(version: int = 1) -> DirectorySchoolUpserted:
     )
 
 
+class HookedRelay(OutboxRelay):
+    """A relay that calls `after_publish(event_ids)` once a batch is confirmed, before its delete commits."""
+
+    def __init__(self, *args, after_publish, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_publish = after_publish
+
+    async def _publish(self, channel, rows) -> None:
+        await super()._publish(channel, rows)
+        await self.after_publish([row["event_id"] for row in rows])
+
+
 @contextlib.asynccontextmanager
 async def running(relay: OutboxRelay):
     task = asyncio.create_task(relay.run())
@@ -55,7 +67,7 @@ async def test_a_relay_killed_after_publishing_republishes_and_the_consumer_dedu
     async with EventSpy(rabbitmq_url, topology.exchange) as spy:
         async with db.sessions.begin() as session:
             await add_event(session, db.outbox, event)
-        crashing = OutboxRelay(db.url, rabbitmq_url, topology.exchange, after_publish=crash_before_marking_sent)
+        crashing = HookedRelay(db.url, rabbitmq_url, topology.exchange, after_publish=crash_before_marking_sent)
         task = asyncio.create_task(crashing.run())
         await spy.wait_for(1)
         crashing.stop()
@@ -118,7 +130,7 @@ async def test_under_load_the_relay_gathers_concurrent_commits_into_one_batch(db
         async with db.sessions.begin() as session:
             await add_event(session, db.outbox, school_event(version))
 
-    relay = OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300, gather_seconds=3,
+    relay = HookedRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300, gather_seconds=3,
                         after_publish=record)
     async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(relay):
         for version in (1, 2, 3):

@@ -6,6 +6,7 @@ import inspect
 import re
 import time
 import traceback
+from collections.abc import Mapping
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -17,6 +18,7 @@ from aiormq.exceptions import AMQPError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .cursor import BadCursor
 from .errors import ApiError, error_body
 from .failures import describe, is_unavailable
 from .logging import correlation_id_var, get_logger, new_correlation_id
@@ -80,6 +82,8 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    install_domain_errors(app, {BadCursor: (422, "validation_error", ("field",))})
+
     async def _server_error(_: Request, exc: Exception):
         return server_error_response(exc)
 
@@ -89,6 +93,30 @@ def install_error_handlers(app: FastAPI) -> None:
     for exc_type in (OSError, TimeoutError, SQLAlchemyError, asyncpg.PostgresError,
                      asyncpg.exceptions.InterfaceError, AMQPError, Exception):
         app.add_exception_handler(exc_type, _server_error)
+
+
+DomainErrorTable = Mapping[type[Exception], tuple[int, str] | tuple[int, str, tuple[str, ...]]]
+
+
+def install_domain_errors(app: FastAPI, table: DomainErrorTable) -> None:
+    """One handler per class of `table`, `{Error: (status, code)}` or `{Error: (status, code, attrs)}`:
+    the answer is `{"error": {"code", "message": str(exc), attr: exc.attr...}}` with that status.
+
+    Domain errors know nothing of HTTP; each service's table is the one place that does. Handlers
+    match by class hierarchy (most specific first), on routed and direct routes alike.
+    """
+    for cls, answer in table.items():
+        app.add_exception_handler(cls, _domain_error_handler(*answer))
+
+
+def _domain_error_handler(status: int, code: str, attrs: tuple[str, ...] = ()):
+    if isinstance(attrs, str):
+        raise TypeError(f"{code}: name the attributes as a tuple, e.g. ({attrs!r},)")
+
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(code, str(exc), **{a: getattr(exc, a) for a in attrs}), status_code=status)
+
+    return handler
 
 
 class RequestContextMiddleware:

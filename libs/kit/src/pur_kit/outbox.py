@@ -1,15 +1,16 @@
 """Transactional outbox: write events with the state change, publish them from a relay.
 
 `add_events` runs inside the caller's transaction, so an event exists if and only if the state
-change committed. `OutboxRelay` publishes committed rows with publisher confirms and deletes them
-once confirmed (the delete commits after the confirms); a crash in between republishes them
-(consumers deduplicate by message id).
+change committed. `OutboxRelay` claims committed rows by deleting them in a transaction that stays
+open while it publishes them with publisher confirms, and commits that delete once every confirm
+has come back; a failure or crash before then rolls the delete back and the rows are published
+again (consumers deduplicate by message id).
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import aiormq
 import asyncpg
@@ -84,7 +85,6 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 5.0,
         app_id: str = "pur",
-        after_publish: Callable[[list[str]], Awaitable[None]] | None = None,
         gather_seconds: float = 0.0,
     ) -> None:
         self._dsn = asyncpg_dsn(database_url)
@@ -93,7 +93,6 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._app_id = app_id
-        self._after_publish = after_publish  # test hook: runs between the confirms and the commit of the delete
         self._gather_seconds = gather_seconds
         self._last_batch = 0
         self._wake = asyncio.Event()
@@ -163,31 +162,33 @@ class OutboxRelay:
             rows = sorted(await conn.fetch(_CLAIM, self._batch_size), key=lambda row: row["id"])
             if not rows:
                 return 0
-            # Pipelined: every publish is in flight at once and each awaits its own confirm.
-            await asyncio.gather(
-                *(
-                    channel.basic_publish(
-                        row["payload"].encode(),
-                        exchange=self._exchange_name,
-                        routing_key=row["routing_key"],
-                        properties=aiormq.spec.Basic.Properties(
-                            content_type="application/json",
-                            delivery_mode=2,  # persistent
-                            message_id=row["event_id"],
-                            message_type=row["event_name"],
-                            correlation_id=row["correlation_id"],
-                            app_id=self._app_id,
-                        ),
-                        mandatory=False,
-                        wait=False,  # hold the channel lock only while queueing the frames (see _RelayConnection)
-                    )
-                    for row in rows
-                )
-            )
-            if self._after_publish is not None:
-                await self._after_publish([row["event_id"] for row in rows])
+            await self._publish(channel, rows)
         self.published += len(rows)
         return len(rows)
+
+    async def _publish(self, channel: aiormq.abc.AbstractChannel, rows: list[asyncpg.Record]) -> None:
+        """Publish the claimed rows and wait for every confirm (inside the claiming transaction)."""
+        # Pipelined: every publish is in flight at once and each awaits its own confirm.
+        await asyncio.gather(
+            *(
+                channel.basic_publish(
+                    row["payload"].encode(),
+                    exchange=self._exchange_name,
+                    routing_key=row["routing_key"],
+                    properties=aiormq.spec.Basic.Properties(
+                        content_type="application/json",
+                        delivery_mode=2,  # persistent
+                        message_id=row["event_id"],
+                        message_type=row["event_name"],
+                        correlation_id=row["correlation_id"],
+                        app_id=self._app_id,
+                    ),
+                    mandatory=False,
+                    wait=False,  # hold the channel lock only while queueing the frames (see _RelayConnection)
+                )
+                for row in rows
+            )
+        )
 
     def stop(self) -> None:
         self._stopping = True

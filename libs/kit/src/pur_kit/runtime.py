@@ -46,7 +46,7 @@ def tune_gc(gen0_threshold: int) -> None:
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, service: str, *, with_outbox: bool = True) -> None:
+    def __init__(self, settings: ServiceSettings, service: str, *, outbox_gather_seconds: float = 0.0) -> None:
         self.settings = settings
         self.service = service
         self.topology = Topology(settings.events_namespace)
@@ -54,17 +54,14 @@ class ServiceRuntime:
         self.sessions = make_sessionmaker(self.engine)
         self.broker = RabbitBroker(settings.rabbitmq_url, logger=None)
         self.consumers: list[EventConsumer] = []
-        self.relay = (
-            OutboxRelay(
-                settings.database_url,
-                settings.rabbitmq_url,
-                self.topology.exchange,
-                batch_size=settings.outbox_batch_size,
-                poll_seconds=settings.outbox_poll_seconds,
-                app_id=service,
-            )
-            if with_outbox
-            else None
+        self.relay = OutboxRelay(
+            settings.database_url,
+            settings.rabbitmq_url,
+            self.topology.exchange,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+            app_id=service,
+            gather_seconds=outbox_gather_seconds,
         )
         self._document_publications()
         self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters]
@@ -147,8 +144,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
-        if self.relay is not None:
-            self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self.watch_dependencies(), name="dependency-watch"))
         for loop in self.loops:
             self._tasks.append(asyncio.create_task(loop(), name=getattr(loop, "__name__", "loop")))
@@ -156,8 +152,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         for consumer in self.consumers:
             consumer.close()
-        if self.relay is not None:
-            self.relay.stop()
+        self.relay.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -195,9 +190,8 @@ class ServiceRuntime:
 
     async def dependencies(self) -> dict[str, str]:
         """Every dependency's state, for monitoring (not for load balancers)."""
-        checks = {"database": await self._database_check(), "broker": await self._broker_check()}
-        if self.relay is not None:
-            checks["outbox_relay"] = "ok" if self.relay.connected else "connecting"
+        checks = {"database": await self._database_check(), "broker": await self._broker_check(),
+                  "outbox_relay": "ok" if self.relay.connected else "connecting"}
         for name, state in checks.items():
             DEPENDENCY_UP.labels(name).set(state == "ok")
         return checks

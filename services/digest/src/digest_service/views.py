@@ -1,40 +1,31 @@
 """Read-side queries: who may call the API (from the directory projection) and the delivery log."""
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
+from pur_kit import cursor as keyset
 
 DELIVERY_COLUMNS = """d.id, d.district_id, d.recipient_id, u.given_name, u.family_name, d.local_date, d.status,
     d.attempts, d.request_ids, d.total_open, d.new_count, d.claimed_at, d.sent_at, d.next_attempt_at,
     d.last_error, d.message_id, d.run_id"""
 
 
-class BadCursor(ValueError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
+class Cursor(NamedTuple):
     """Position after the last row of a page: the log is ordered by (local_date desc, recipient_id)."""
 
     local_date: date
     recipient_id: UUID
 
     def encode(self) -> str:
-        return base64.urlsafe_b64encode(f"{self.local_date.isoformat()}|{self.recipient_id}".encode()).decode()
+        return keyset.encode(self)
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
-        try:
-            day, _, rid = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-            return cls(date.fromisoformat(day), UUID(rid))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise BadCursor(token) from None
+        """The position of a token from `encode`; pur_kit.cursor.BadCursor for anything else."""
+        return cls(*keyset.decode(token, (date, UUID)))
 
 
 async def district_admin_of(conn: asyncpg.Connection, user_id: UUID) -> str | None:

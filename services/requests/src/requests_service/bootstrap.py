@@ -1,7 +1,6 @@
 """Composition root: the runtime (engine, broker, consumers, relay) plus the API's asyncpg pool."""
 from __future__ import annotations
 
-from pur_kit.outbox import OutboxRelay
 from pur_kit.runtime import ServiceRuntime
 
 from .adapters.db import Database
@@ -16,12 +15,7 @@ class RequestsRuntime(ServiceRuntime):
     """The kit's runtime, which also opens and closes the HTTP paths' database pool."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, SERVICE)
-        self.relay = OutboxRelay(
-            settings.database_url, settings.rabbitmq_url, self.topology.exchange,
-            batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds, app_id=SERVICE,
-            gather_seconds=settings.outbox_coalesce_ms / 1000,
-        )
+        super().__init__(settings, SERVICE, outbox_gather_seconds=settings.outbox_coalesce_ms / 1000)
         self.db = Database(settings.database_url, settings.api_pool_size, on_events_committed=self.relay.wake)
         self.handlers = ProjectionHandlers(self.sessions, on_events_committed=self.relay.wake)
         self.add_consumers(subscriptions(self.handlers))

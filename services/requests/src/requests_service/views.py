@@ -6,16 +6,15 @@ README.md ("Indexes") for the plans.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 import asyncpg
+from pur_kit import cursor as keyset
 
 from .domain.access import Viewer
-from .domain.changes import FIELDS
 from .domain.errors import NotAManager
 
 STATUSES = {"new": ["new"], "done": ["done"], "all": ["new", "done"]}
@@ -26,30 +25,19 @@ _COLUMNS = """r.id, r.district_id, r.requester_id, r.requester_name, r.school_id
        u.email AS current_email, u.phone AS current_phone, u.sms AS current_sms"""
 
 
-class BadCursor(ValueError):
-    pass
+class Cursor(NamedTuple):
+    """The position after a page's last request (lists run newest first on submitted_at, id)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
     submitted_at: datetime
     id: UUID
 
     def encode(self) -> str:
-        raw = f"{self.submitted_at.isoformat()}|{self.id}".encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return keyset.encode(self)
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            at, _, ident = raw.partition("|")
-            parsed = datetime.fromisoformat(at)
-            if parsed.tzinfo is None:
-                raise ValueError("naive")
-            return cls(parsed, UUID(ident))
-        except (ValueError, UnicodeDecodeError, binascii.Error):
-            raise BadCursor("not a cursor from this list") from None
+        """The position of a token from `encode`; pur_kit.cursor.BadCursor for anything else."""
+        return cls(*keyset.decode(token, (datetime, UUID)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +200,6 @@ def history_public(rows) -> list[dict]:
     return [{"action": h["action"], "by": h["by"], "by_name": h["by_name"], "at": _iso(h["at"])} for h in rows]
 
 
-def current_values(row) -> dict[str, str | None]:
-    return {f: row[f"current_{f}"] for f in FIELDS}
-
-
 def new_request_public(request, current) -> dict:
     """The JSON of a request just written, without reading it back."""
     return {
@@ -243,21 +227,6 @@ async def get_person(conn: asyncpg.Connection, user_id: UUID):
     return await conn.fetchrow(f"SELECT {_PERSON} FROM directory_user WHERE id = $1", user_id)
 
 
-def _encode_name_cursor(row) -> str:
-    raw = "\x1f".join([row["family_name"], row["given_name"], str(row["id"])]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_name_cursor(token: str) -> tuple[str, str, UUID]:
-    try:
-        family, given, ident = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("\x1f")
-        if "\x00" in family + given:  # never written by us; PostgreSQL would refuse it (a 500)
-            raise ValueError("NUL")
-        return family, given, UUID(ident)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise BadCursor("not a cursor from this list") from None
-
-
 async def directory_page(conn: asyncpg.Connection, viewer: Viewer, *, q: str | None, school_id: str | None,
                          limit: int, cursor: str | None) -> tuple[list, str | None]:
     """People in the manager's scope, by family name (the Directory page)."""
@@ -273,12 +242,14 @@ async def directory_page(conn: asyncpg.Connection, viewer: Viewer, *, q: str | N
         params.append(_like_pattern(q.strip()))
         where.append(f"(given_name || ' ' || family_name) ILIKE ${len(params)}")
     if cursor:
-        params += list(_decode_name_cursor(cursor))
+        params += list(keyset.decode(cursor, (str, str, UUID)))
         n = len(params)
         where.append(f"(family_name, given_name, id) > (${n - 2}, ${n - 1}, ${n})")
     rows = await conn.fetch(f"SELECT {_PERSON} FROM directory_user WHERE {' AND '.join(where)} "
                             "ORDER BY family_name, given_name, id LIMIT $2", *params)
-    return rows, _encode_name_cursor(rows[-1]) if len(rows) == limit else None
+    if len(rows) < limit:
+        return rows, None
+    return rows, keyset.encode((rows[-1]["family_name"], rows[-1]["given_name"], rows[-1]["id"]))
 
 
 async def demo_identities(conn: asyncpg.Connection, *, q: str | None, district_id: str | None,

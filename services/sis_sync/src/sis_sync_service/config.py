@@ -40,7 +40,3 @@ class Settings(ServiceSettings):
 
     # Runs left 'running' by a crashed process are failed by this sweep (and at start).
     stale_run_sweep_seconds: float = 60.0
-
-    # Test-only: sleep inside the apply transaction just before COMMIT, so a test can kill the
-    # process mid-transaction deterministically. Never set it in production.
-    test_pause_before_commit_seconds: float = 0.0

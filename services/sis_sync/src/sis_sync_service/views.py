@@ -1,11 +1,10 @@
 """Read side: the JSON shapes of docs/product-rules.md and the queries behind the GET endpoints."""
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 from uuid import UUID
 
+from pur_kit import cursor as keyset
 from sqlalchemy import Text, and_, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Row
@@ -52,19 +51,9 @@ def run_public(row: Row) -> dict[str, Any]:
     }
 
 
-def encode_cursor(row: Row) -> str:
-    return base64.urlsafe_b64encode(json.dumps([row.district_id, row.sis_id]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str] | None:
-    try:
-        district_id, sis_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        # only what encode_cursor writes: a forged NUL would reach PostgreSQL, which refuses it (a 500)
-        if not isinstance(district_id, str) or not isinstance(sis_id, str) or "\x00" in district_id + sis_id:
-            return None
-        return district_id, sis_id
-    except Exception:
-        return None
+def decode_cursor(token: str) -> tuple[str, str]:
+    """The (district_id, sis_id) after which `list_users` goes on; pur_kit.cursor.BadCursor if forged."""
+    return keyset.decode(token, (str, str))
 
 
 async def list_users(session: AsyncSession, scope: Scope, *, sis_id: str | None, role: str | None,
@@ -91,8 +80,10 @@ async def list_users(session: AsyncSession, scope: Scope, *, sis_id: str | None,
         conditions.append(tuple_(u.district_id, u.sis_id) > tuple_(*after))
     query = (select(directory_user).where(and_(*conditions)).order_by(u.district_id, u.sis_id).limit(limit + 1))
     rows = list((await session.execute(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], keyset.encode((last.district_id, last.sis_id))
 
 
 async def get_run(session: AsyncSession, run_id: UUID) -> Row | None:

@@ -1,9 +1,11 @@
 """The sis_sync app in-process on a fresh database and a per-test event namespace (real broker)."""
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
+import weakref
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +22,7 @@ from pur_kit.migrations import upgrade
 from pur_kit.testing import wait_until
 from sis_sync_service.config import Settings
 from sis_sync_service.entrypoints.app import create_app
+from sis_sync_service.service_layer import imports
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -208,6 +211,37 @@ async def make_service(database_factory, module_database, rabbitmq_url, topology
 @pytest_asyncio.fixture
 async def service(make_service) -> Harness:
     return await make_service()
+
+
+@pytest.fixture
+def pause_before_commit(monkeypatch):
+    """`pause_before_commit(harness)`: from then on, that service's imports wait inside their apply
+    transaction, every write done and nothing committed, until they are cancelled.
+
+    Writing the run's events is the last statement before COMMIT (`ImportPipeline._apply`), so the
+    wait follows it; it applies to the runs on connections that service's pipeline opens."""
+    paused = weakref.WeakSet()
+    add_events = imports.add_events_asyncpg
+
+    async def add_events_then_wait(conn, events, correlation_id) -> None:
+        await add_events(conn, events, correlation_id)
+        if conn in paused:
+            await asyncio.sleep(120)
+
+    monkeypatch.setattr(imports, "add_events_asyncpg", add_events_then_wait)
+
+    def pause(harness: Harness) -> None:
+        pipeline = harness.container.pipeline
+        connect = pipeline.connect
+
+        async def connect_paused() -> asyncpg.Connection:
+            conn = await connect()
+            paused.add(conn)
+            return conn
+
+        monkeypatch.setattr(pipeline, "connect", connect_paused)
+
+    return pause
 
 
 

@@ -27,15 +27,21 @@ def changed(roster, tmp_path_factory):
                          lambda row: {**row, "familyName": row["familyName"] + "-x"})
 
 
-async def stuck_service(make_service):
-    """A service whose imports wait inside their apply transaction (every write done, not committed)."""
-    return await make_service(test_pause_before_commit_seconds=120, cancel_poll_seconds=0.2)
+@pytest.fixture
+def stuck_service(make_service, pause_before_commit):
+    """Builds a service whose imports wait inside their apply transaction (every write done, not committed)."""
+    async def make():
+        stuck = await make_service(cancel_poll_seconds=0.2)
+        pause_before_commit(stuck)
+        return stuck
+
+    return make
 
 
 async def test_cancelling_a_running_import_through_the_api_fails_it_and_changes_nothing(
-        make_service, district, roster, changed):
+        make_service, stuck_service, district, roster, changed):
     service = await make_service()
-    stuck = await stuck_service(make_service)
+    stuck = await stuck_service()
     await service.import_roster(district, roster)
     before = await service.directory_snapshot()
 
@@ -92,9 +98,10 @@ async def test_only_the_system_or_a_district_administrator_may_cancel(make_servi
     assert run["counts"]["unchanged"] == 35
 
 
-async def test_the_cli_cancels_an_import_that_another_process_is_running(make_service, district, roster, changed):
+async def test_the_cli_cancels_an_import_that_another_process_is_running(
+        make_service, stuck_service, district, roster, changed):
     service = await make_service()
-    stuck = await stuck_service(make_service)
+    stuck = await stuck_service()
     await service.import_roster(district, roster)
     before = await service.directory_snapshot()
     r = await stuck.start_import(district, changed)

@@ -12,6 +12,7 @@ from pur_kit.testing import EventSpy, wait_until
 from sis_sync_service.adapters.oneroster.generator import generate_roster, rewrite_users
 
 CLI = str(Path(sys.executable).with_name("pur-sis-sync"))
+PAUSED_CLI = str(Path(__file__).with_name("paused_cli.py"))  # the CLI, its imports held before COMMIT
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +57,15 @@ async def test_a_process_killed_during_apply_leaves_the_directory_as_it_was_and_
     before = await service.directory_snapshot()
     changed = rewrite_users(roster, tmp_path / "changed.zip", lambda row: {**row, "familyName": row["familyName"] + "-x"})
     env = {**os.environ, "SIS_SYNC_DATABASE_URL": service.settings.database_url,
-           "SIS_SYNC_EVENTS_NAMESPACE": service.settings.events_namespace,
-           "SIS_SYNC_TEST_PAUSE_BEFORE_COMMIT_SECONDS": "120"}
+           "SIS_SYNC_EVENTS_NAMESPACE": service.settings.events_namespace}
 
     async with EventSpy(service.rabbitmq_url, service.exchange, ["directory.#", "sis.sync.completed"]) as spy:
         process = await asyncio.create_subprocess_exec(
-            CLI, "import", str(changed), "--district", district, "--no-progress", env=env,
+            sys.executable, PAUSED_CLI, "import", str(changed), "--district", district, "--no-progress", env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         try:
             async with asyncio.timeout(60):
-                while b"test_pause_before_commit" not in (line := await process.stderr.readline()):
+                while b"paused_before_commit" not in (line := await process.stderr.readline()):
                     assert line, "the CLI ended before reaching the apply transaction"
         finally:
             process.send_signal(signal.SIGKILL)

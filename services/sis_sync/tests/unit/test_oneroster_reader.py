@@ -207,7 +207,7 @@ def test_the_streaming_guard_stops_a_member_that_decompresses_past_the_limit():
     with pytest.raises(RosterStructureError, match="users.csv: the export decompresses to more than"):
         with open_roster(zip_of(export(users)), max_uncompressed_bytes=200_000) as roster:
             roster._budget = 50_000  # as if the declared sizes had passed the up-front check
-            roster.count_user_rows()
+            list(roster.users({"s1"}))
 
 
 def test_csvs_in_one_top_level_folder_with_any_case_are_found_and_mac_debris_is_ignored():
@@ -224,10 +224,9 @@ def test_two_users_files_differing_only_in_case_are_ambiguous():
         open_roster(zip_of({**export(USERS_HEADER + "\n"), "Users.csv": USERS_HEADER + "\n"}))
 
 
-def test_counting_user_rows_counts_rows_not_lines_and_does_not_repeat_warnings():
+def test_users_are_rows_not_lines_and_an_unknown_column_is_warned_about_once():
     users = USERS_HEADER + ",surprise\n" + user_line() + ',"two\nlines"\n\n' + user_line("u2") + ",\n"
     with open_roster(zip_of(export(users))) as roster:
-        assert roster.count_user_rows() == 2
         assert len(list(roster.users({"s1"}))) == 2
         assert roster.warnings == ["users.csv: ignored unknown columns surprise"]
 

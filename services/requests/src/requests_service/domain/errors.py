@@ -1,4 +1,4 @@
-"""What the rules refuse. Entry points translate these into HTTP answers."""
+"""What the rules refuse. The JSON API answers them as entrypoints/errors.py says."""
 from __future__ import annotations
 
 
@@ -7,7 +7,7 @@ class DomainError(Exception):
 
 
 class InvalidChange(DomainError):
-    """A requested value, or the request as a whole, breaks a rule (HTTP 422 naming the field)."""
+    """A requested value, or the request as a whole, breaks a rule; `field` names the value."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -16,12 +16,12 @@ class InvalidChange(DomainError):
 
 
 class NotAllowedToSubmit(DomainError):
-    """The caller is not an active user of the district (HTTP 403 forbidden)."""
+    """The caller is not an active user of the district."""
 
 
 class FeatureDisabled(DomainError):
-    """The district has not turned profile update requests on (HTTP 403 feature_disabled)."""
+    """The district has not turned profile update requests on."""
 
 
 class NotAManager(DomainError):
-    """Only Users Managers (and the system credential) list requests (HTTP 403 forbidden)."""
+    """Only Users Managers (and the system credential) list requests."""

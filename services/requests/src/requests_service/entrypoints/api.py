@@ -31,15 +31,6 @@ Search = TextQuery(100, "part of the requester's name")
 EXPORT_PAGE = 1000
 
 
-def _cursor(token: str | None) -> views.Cursor | None:
-    if token is None:
-        return None
-    try:
-        return views.Cursor.decode(token)
-    except views.BadCursor:
-        raise validation_error("cursor", "not a cursor from this list") from None
-
-
 _SUBMIT_DOC = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": RequestCreate.model_json_schema()}}},
     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
@@ -82,7 +73,7 @@ async def list_requests(caller: Caller, db: Db, status: Status = "new", school_i
                         q: Search = None, limit: Limit = 50, cursor: str | None = None,
                         district_id: DistrictIdQuery = None):
     """Requests the caller may see, newest first, one keyset page at a time."""
-    after = _cursor(cursor)
+    after = views.Cursor.decode(cursor) if cursor is not None else None
     async with db.acquire() as conn:
         query = await _list_query(conn, caller, status, school_id, q, limit, after, district_id)
         if query is None:
@@ -97,7 +88,7 @@ async def my_requests(caller: Caller, db: Db, limit: Limit = 50, cursor: str | N
     """The caller's own requests and their status, newest first."""
     if caller.is_system:
         raise forbidden("the system credential has no requests of its own")
-    after = _cursor(cursor)
+    after = views.Cursor.decode(cursor) if cursor is not None else None
     async with db.acquire() as conn:
         rows, following = await views.list_mine(conn, caller.user_id, limit, after)
     return JSONResponse({"items": [views.request_public(r) for r in rows],

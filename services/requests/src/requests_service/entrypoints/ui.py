@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, FastAPI, Request
 from pur_kit.auth import SESSION_COOKIE, mint_token
+from pur_kit.cursor import BadCursor
 from pur_kit.params import TextQuery
 
 from .. import views
@@ -124,7 +125,7 @@ async def directory(request: Request, q: Filter = None, school_id: Filter = None
         try:
             people, following = await views.directory_page(conn, viewer, q=q, school_id=school_id, limit=PAGE_SIZE,
                                                            cursor=cursor)
-        except views.BadCursor:
+        except BadCursor:
             raise PageError(422, "Bad page link", "This page link is not valid; start from the first page.") from None
         names = await views.school_names(conn, viewer.district_id)
     schools = _schools_in_scope(viewer, names)
@@ -148,7 +149,7 @@ async def manage_requests(request: Request, tab: str = "new", school_id: Filter 
     tab = tab if tab in TABS else "new"
     try:
         after = views.Cursor.decode(cursor) if cursor else None
-    except views.BadCursor:
+    except BadCursor:
         raise PageError(422, "Bad page link", "This page link is not valid; start from the first page.") from None
     async with request.app.state.db.acquire() as conn:
         me, viewer = await _me(request, conn)
@@ -209,7 +210,7 @@ async def _my_page(request: Request, conn, me, *, status: int = 200, error: str 
     policy = DistrictPolicy(*policy_row) if policy_row else DistrictPolicy()
     try:
         after = views.Cursor.decode(cursor) if cursor else None
-    except views.BadCursor:
+    except BadCursor:
         after = None
     rows, following = await views.list_mine(conn, me["id"], PAGE_SIZE, after)
     return render(request, "my_requests.html", status, user=me, rows=rows, disabled_reason=policy.refusal(),

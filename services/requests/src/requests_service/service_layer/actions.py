@@ -15,7 +15,11 @@ from ..domain.errors import DomainError
 
 
 class RequestNotFound(DomainError):
-    """No such request, or not one the caller may see (HTTP 404: existence does not leak)."""
+    """No such request, or not one the caller may see: the same answer, so existence does not leak."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__("no such request")
+        self.request_id = request_id
 
 
 async def mark_done(db: Database, viewer: Viewer, request_id: UUID) -> bool:

@@ -21,7 +21,7 @@ from ..domain.ids import uuid7
 
 
 class IdempotencyKeyReused(DomainError):
-    """The same Idempotency-Key came with a different body (HTTP 409)."""
+    """The same Idempotency-Key came with a different body."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from pur_kit.errors import ApiError, error_body, not_found, validation_error
+from pur_kit.errors import error_body
 
 from .. import views
 from ..domain.access import Caller
-from ..domain.model import UnknownDistrict
-from ..domain.rules import InvalidSetting
 from ..service_layer.events import snapshot
-from ..service_layer.settings import VersionMismatch, update_settings
+from ..service_layer.settings import update_settings
 from .deps import DistrictId, settings_reader, settings_writer
 from .preconditions import etag, expected_versions
 from .schemas import DistrictSettingsPublic, DistrictSettingsUpdate
@@ -31,10 +29,7 @@ ERRORS = {401: _error("Missing, expired or forged token", "unauthorized"),
 async def read_settings(request: Request, response: Response, district_id: DistrictId,
                         _: Annotated[Caller, Depends(settings_reader)]):
     """A district's settings (the defaults at version 0 when never configured); ETag = version."""
-    try:
-        settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
-    except UnknownDistrict as exc:
-        raise not_found(str(exc)) from None
+    settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
     response.headers["ETag"] = etag(settings.version)
     return snapshot(settings).model_dump(mode="json")
 
@@ -51,16 +46,7 @@ async def change_settings(
     if_match: Annotated[str | None, Header(description='The version you edited: "3", 3 or W/"3"')] = None,
 ):
     """JSON merge of the given fields (district admin or system); a change bumps the version."""
-    try:
-        settings, _ = await update_settings(request.app.state.runtime.sessions, district_id, body.changes(),
-                                            by=caller.name, expected_versions=expected_versions(if_match))
-    except VersionMismatch as exc:
-        raise ApiError(412, "precondition_failed",
-                       f"the settings were changed meanwhile; the current version is {exc.current.version}",
-                       current_version=exc.current.version) from None
-    except InvalidSetting as exc:
-        raise validation_error(exc.field, exc.message) from None
-    except UnknownDistrict as exc:
-        raise not_found(str(exc)) from None
+    settings, _ = await update_settings(request.app.state.runtime.sessions, district_id, body.changes(),
+                                        by=caller.name, expected_versions=expected_versions(if_match))
     response.headers["ETag"] = etag(settings.version)
     return snapshot(settings).model_dump(mode="json")

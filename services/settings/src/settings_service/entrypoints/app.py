@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from pur_kit.http import create_app as create_kit_app
+from pur_kit.http import install_domain_errors
 
 from ..bootstrap import build_runtime
 from ..config import Settings
 from . import api, ui
+from .errors import DOMAIN_ERRORS
 
 DESCRIPTION = """District Settings: whether users may send Profile Update Requests (off by default),
 the daily digest preferences of the Users Managers, and whether the SIS owns contact details."""
@@ -19,4 +21,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.handlers = handlers
     ui.install(app)
+    install_domain_errors(app, DOMAIN_ERRORS)
     return app

@@ -6,6 +6,8 @@ carries the version it shows, used as the precondition of the save.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import ValidationError
@@ -35,11 +37,14 @@ def install(app: FastAPI) -> None:
     async def _page_error(request: Request, exc: PageError):
         return render(request, "error.html", exc.status, title=exc.title, message=exc.message)
 
-    # The API turns it into its JSON 404 itself; what reaches here comes from a page.
-    @app.exception_handler(UnknownDistrict)
-    async def _unknown_district(request: Request, _: UnknownDistrict):
-        return render(request, "error.html", 404, title="Not found",
-                      message="There is no such district yet: its roster must be imported first.")
+
+@contextmanager
+def _known_district() -> Iterator[None]:
+    """A page of its own for UnknownDistrict: the app's handler answers the API in JSON."""
+    try:
+        yield
+    except UnknownDistrict:
+        raise PageError(404, "Not found", "There is no such district yet: its roster must be imported first.") from None
 
 
 async def _visitor(request: Request, district_id: str) -> tuple[Caller, bool]:
@@ -92,7 +97,8 @@ def _page(request: Request, settings: DistrictSettings, caller: Caller, can_edit
 @router.get(PAGE)
 async def settings_page(request: Request, district_id: str):
     caller, can_edit = await _visitor(request, district_id)
-    settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
+    with _known_district():
+        settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
     return _page(request, settings, caller, can_edit)
 
 
@@ -108,15 +114,17 @@ async def save_settings(request: Request, district_id: str):
     try:
         DistrictSettingsUpdate.model_validate(changes)
     except ValidationError as exc:
-        settings = await views.district_settings(sessions, district_id)
+        with _known_district():
+            settings = await views.district_settings(sessions, district_id)
         # The version edited stays in the form: saving the corrected values must still notice a
         # change someone else made meanwhile.
         edited = form.get("version", "")
         return _page(request, settings, caller, can_edit, status=422, form=shown, errors=field_errors(exc),
                      version=edited if edited.isascii() and edited.isdigit() else "")
     try:
-        _, changed = await update_settings(sessions, district_id, changes, by=caller.name,
-                                           expected_versions=expected_versions(form.get("version", "")))
+        with _known_district():
+            _, changed = await update_settings(sessions, district_id, changes, by=caller.name,
+                                               expected_versions=expected_versions(form.get("version", "")))
     except VersionMismatch as exc:
         return _page(request, exc.current, caller, can_edit, status=409, conflict=True)
     return redirect(request, PAGE.format(district_id=district_id), flash="saved" if changed else "unchanged")

@@ -21,8 +21,9 @@ class VersionMismatch(Exception):
     """The caller edited a version that is no longer the current one."""
 
     def __init__(self, current: DistrictSettings) -> None:
-        super().__init__(f"the current version is {current.version}")
+        super().__init__(f"the settings were changed meanwhile; the current version is {current.version}")
         self.current = current
+        self.current_version = current.version
 
 
 async def update_settings(

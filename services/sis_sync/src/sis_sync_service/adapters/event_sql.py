@@ -2,7 +2,8 @@
 one INSERT ... SELECT instead of 100,000 pydantic round trips.
 
 The JSON must match the contract models exactly (DirectoryUserUpserted, DirectoryUserDeactivated,
-DirectorySchoolUpserted); tests/integration/test_event_sql.py validates it against them.
+DirectorySchoolUpserted); tests/integration/test_events_and_replay.py validates what a run
+publishes against them (test_event_payloads_built_in_sql_match_the_contract_and_the_api).
 """
 from __future__ import annotations
 

@@ -89,8 +89,6 @@ directory_user = Table(
     Index("ix_directory_user_school_ids", "school_ids", postgresql_using="gin"),
 )
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed")
-
 sis_import_run = Table(
     "sis_import_run", metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),

@@ -23,6 +23,10 @@ INTERRUPTED = "the import was interrupted (its process stopped); nothing was cha
 class RunAlreadyActive(Exception):
     """The district already has a queued or running import."""
 
+    def __init__(self, district_id: str) -> None:
+        super().__init__(f"an import for district {district_id!r} is already queued or running")
+        self.district_id = district_id
+
 
 async def lock_run(conn: asyncpg.Connection, run_id: UUID) -> None:
     await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", LOCK_CLASS, str(run_id))
@@ -121,7 +125,3 @@ async def mark_failed(conn: asyncpg.Connection, run_id: UUID, failure: str, *, e
 
 async def status_of(conn: asyncpg.Connection, run_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT status, failure FROM sis_import_run WHERE id = $1", run_id)
-
-
-async def run_district(conn: asyncpg.Connection, run_id: UUID) -> str | None:
-    return await conn.fetchval("SELECT district_id FROM sis_import_run WHERE id = $1", run_id)

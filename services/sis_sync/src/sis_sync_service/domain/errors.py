@@ -1,41 +1,26 @@
-"""Rule violations, translated to HTTP errors at the edge (entrypoints/api.py)."""
+"""Rule violations. The JSON API answers each as entrypoints/errors.py says."""
 from __future__ import annotations
 
 
 class DomainError(Exception):
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, **extra) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
+    pass
 
 
 class InvalidValue(DomainError):
-    status = 422
-    code = "validation_error"
+    """A value the rules refuse; `field` names it."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}", field=field)
+        super().__init__(f"{field}: {message}")
         self.field = field
 
 
 class ContactManagedBySis(DomainError):
-    status = 409
-    code = "contact_details_managed_by_sis"
+    """The district's SIS owns contact details, so people cannot edit their own."""
 
 
 class NotAllowed(DomainError):
-    status = 403
-    code = "forbidden"
+    pass
 
 
 class NotFound(DomainError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
+    """No such record, or one the caller may not see: the same answer, so existence does not leak."""

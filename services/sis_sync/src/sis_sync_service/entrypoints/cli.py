@@ -42,8 +42,8 @@ async def import_roster(settings: Settings, path: Path, district_id: str, force:
     pipeline = ImportPipeline(settings)
     try:
         started = await pipeline.begin(district_id, source="cli", source_name=path.name, forced=force)
-    except RunAlreadyActive:
-        print(f"error: an import for district {district_id!r} is already queued or running", file=sys.stderr)
+    except RunAlreadyActive as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     bar = tqdm(total=None, unit="rows", desc=f"{district_id}: reading", disable=not progress, file=sys.stderr)
 

@@ -248,10 +248,6 @@ class ImportPipeline:
             await add_events_asyncpg(conn, [SisSyncCompleted(
                 district_id=district_id, run_id=run.run_id, status="succeeded",
                 counts=SyncCounts(**counts.as_dict()))], cid)
-            if self.settings.test_pause_before_commit_seconds > 0:
-                log.warning("test_pause_before_commit", run_id=str(run.run_id),
-                            seconds=self.settings.test_pause_before_commit_seconds)
-                await asyncio.sleep(self.settings.test_pause_before_commit_seconds)
             run.control.committing = True  # from here on a stop comes too late
         timings.lap("commit")
         if changes.created + changes.changed > 10_000:

@@ -69,7 +69,7 @@ class ImportRunner:
                 path.unlink(missing_ok=True)
 
     async def wait_idle(self) -> None:
-        """Tests and shutdown: until every background import has finished."""
+        """Until every background import has finished (shutdown does not wait: it calls `cancel_all`)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 

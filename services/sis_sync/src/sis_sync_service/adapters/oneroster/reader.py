@@ -484,10 +484,6 @@ class Roster:
         if empty:
             self.warnings.append("users.csv has no data rows")
 
-    def count_user_rows(self) -> int:
-        """Non-blank data rows of users.csv (one CSV pass, nothing kept)."""
-        return sum(1 for _ in self._rows("users.csv", ()))
-
     def estimate_rows(self, name: str) -> int:
         """Lines of `name` that are not empty, minus the header, and at most `max_rows` + 1: an
         upper bound of its rows (a quoted newline counts twice), for a progress total. Bytes only,
