@@ -6,25 +6,15 @@ import asyncio
 import json
 import sys
 from datetime import date
-from pathlib import Path
 
+from pur_kit import cli
 from pur_kit.logging import configure_logging
-from pur_kit.migrations import ensure_database, upgrade
 
 from ..config import Settings
 
 
-def service_dir() -> Path:
-    """services/digest (alembic.ini, migrations/): next to the sources, or the working directory."""
-    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
-        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
-            return candidate
-    raise SystemExit("cannot find services/digest/alembic.ini: run from the service directory")
-
-
 async def migrate(settings: Settings) -> None:
-    await ensure_database(settings.database_url)
-    await upgrade(service_dir(), settings.database_url)
+    await cli.migrate(cli.find_service_dir(__file__, "digest"), settings.database_url)
 
 
 async def run(settings: Settings, district: str | None, day: date | None, dry_run: bool) -> dict:
@@ -49,15 +39,6 @@ async def run(settings: Settings, district: str | None, day: date | None, dry_ru
             "runs": [r.summary() for r in reports]}
 
 
-def serve(settings: Settings) -> None:
-    import uvicorn
-
-    asyncio.run(migrate(settings))
-    uvicorn.run("digest_service.entrypoints.app:create_app", factory=True, host=settings.http_host,
-                port=settings.http_port, loop="uvloop", http="httptools", log_config=None, access_log=False,
-                workers=1)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pur-digest", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging("digest", settings.log_level)
     if args.command == "serve":
-        serve(settings)
+        return cli.serve("digest_service.entrypoints.app:create_app", settings,
+                         cli.find_service_dir(__file__, "digest"))
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:

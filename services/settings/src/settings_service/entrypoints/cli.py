@@ -3,25 +3,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 
+from pur_kit import cli
 from pur_kit.logging import configure_logging
-from pur_kit.migrations import ensure_database, upgrade
 
 from ..config import Settings
 
 
-def service_dir() -> Path:
-    """services/settings (alembic.ini, migrations/): next to the sources, or the working directory."""
-    for candidate in (Path(__file__).resolve().parents[3], Path.cwd()):
-        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
-            return candidate
-    raise SystemExit("cannot find services/settings/alembic.ini: run from the service directory")
-
-
 async def migrate(settings: Settings) -> None:
-    await ensure_database(settings.database_url)
-    await upgrade(service_dir(), settings.database_url)
+    await cli.migrate(cli.find_service_dir(__file__, "settings"), settings.database_url)
 
 
 async def show(settings: Settings, district_id: str) -> str:
@@ -44,15 +34,6 @@ async def show(settings: Settings, district_id: str) -> str:
     return snapshot(current).model_dump_json(indent=2)
 
 
-def serve(settings: Settings) -> None:
-    import uvicorn
-
-    asyncio.run(migrate(settings))
-    uvicorn.run("settings_service.entrypoints.app:create_app", factory=True, host=settings.http_host,
-                port=settings.http_port, loop="uvloop", http="httptools", log_config=None, access_log=False,
-                workers=1)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pur-settings", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging("settings", settings.log_level)
     if args.command == "serve":
-        serve(settings)
+        return cli.serve("settings_service.entrypoints.app:create_app", settings,
+                         cli.find_service_dir(__file__, "settings"))
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:

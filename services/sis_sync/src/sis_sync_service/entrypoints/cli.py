@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from uuid import UUID
 
+from pur_kit import cli
 from pur_kit.logging import configure_logging
-from pur_kit.migrations import ensure_database, upgrade
 
 from ..config import Settings
 
@@ -19,17 +19,7 @@ SERVICE_DIR = Path(os.environ.get("SIS_SYNC_SERVICE_DIR") or Path(__file__).reso
 
 
 async def migrate(settings: Settings) -> None:
-    await ensure_database(settings.database_url)
-    await upgrade(SERVICE_DIR, settings.database_url)
-
-
-def serve(settings: Settings) -> int:
-    import uvicorn
-
-    asyncio.run(migrate(settings))
-    uvicorn.run("sis_sync_service.entrypoints.app:create_app", factory=True, host=settings.http_host,
-                port=settings.http_port, loop="uvloop", http="httptools", log_config=None, access_log=False)
-    return 0
+    await cli.migrate(SERVICE_DIR, settings.database_url)
 
 
 async def import_roster(settings: Settings, path: Path, district_id: str, force: bool, progress: bool) -> int:
@@ -137,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging("sis_sync", settings.log_level)
     if args.command == "serve":
-        return serve(settings)
+        return cli.serve("sis_sync_service.entrypoints.app:create_app", settings, SERVICE_DIR)
     if args.command == "migrate":
         asyncio.run(migrate(settings))
         return 0

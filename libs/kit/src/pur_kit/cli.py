@@ -1,0 +1,43 @@
+"""What every service's CLI shares: finding its migration history, migrating, serving.
+
+`serve` migrates before it listens, so an instance never answers on a schema older than its code;
+`upgrade` takes an advisory lock, so instances starting together migrate once.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Protocol
+
+from .migrations import ensure_database, upgrade
+
+
+class ServeSettings(Protocol):
+    database_url: str
+    http_host: str
+    http_port: int
+
+
+def find_service_dir(cli_file: str, service: str) -> Path:
+    """The service's directory (alembic.ini, migrations/): next to the sources of an editable
+    install (`cli_file` is the CLI's `__file__`), or the working directory."""
+    for candidate in (Path(cli_file).resolve().parents[3], Path.cwd()):
+        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
+            return candidate
+    raise SystemExit(f"cannot find services/{service}/alembic.ini: run from the service directory")
+
+
+async def migrate(service_dir: Path, database_url: str) -> None:
+    await ensure_database(database_url)
+    await upgrade(service_dir, database_url)
+
+
+def serve(app_factory: str, settings: ServeSettings, service_dir: Path) -> int:
+    """Migrate, then run `app_factory` ("module:create_app") in one uvicorn worker; logging is the
+    service's own (`configure_logging`), uvicorn's access log stays off."""
+    import uvicorn
+
+    asyncio.run(migrate(service_dir, settings.database_url))
+    uvicorn.run(app_factory, factory=True, host=settings.http_host, port=settings.http_port, loop="uvloop",
+                http="httptools", log_config=None, access_log=False, workers=1)
+    return 0
