@@ -13,27 +13,22 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
-from pur_kit.testing import free_port
+from pur_kit.testing.mailbox import running_mailbox
 
 # pytest's importlib mode puts no test folder on sys.path; the scenarios share fault_harness.
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fault_harness import table  # noqa: E402
 from fault_harness.ledger import DEFINITIONS, Ledger  # noqa: E402
-from fault_harness.system import FaultSystem, Mailbox  # noqa: E402
+from fault_harness.system import FaultSystem  # noqa: E402
 
 ROWS = pytest.StashKey[list]()
 
 
 @pytest.fixture
 def mailbox():
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.port = controller.port
-    yield box
-    controller.stop()
+    with running_mailbox() as box:
+        yield box
 
 
 @pytest_asyncio.fixture

@@ -2,40 +2,22 @@
 with an aiosmtpd server standing in for the district's mail server."""
 from __future__ import annotations
 
-import email
-import email.policy
 from types import SimpleNamespace
 
 import httpx
 import pytest
 import pytest_asyncio
-from aiosmtpd.controller import Controller
 from pur_kit.auth import mint_token
 from pur_kit.config import DEV_JWT_SECRET
 from pur_kit.devstack import ServiceSpec, Stack
 from pur_kit.testing import free_port
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m in self.messages if address in str(m["To"])]
+from pur_kit.testing.mailbox import running_mailbox
 
 
 @pytest.fixture
 def mailbox():
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.port = controller.port
-    yield box
-    controller.stop()
+    with running_mailbox() as box:
+        yield box
 
 
 @pytest_asyncio.fixture

@@ -8,8 +8,6 @@ and inspect while a service is cut off.
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import signal
 from pathlib import Path
 
@@ -19,25 +17,11 @@ from pur_kit.config import DEV_JWT_SECRET
 from pur_kit.db import asyncpg_dsn
 from pur_kit.devstack import ServiceSpec, Stack
 from pur_kit.testing import TcpProxy, free_port, wait_until
+from pur_kit.testing.mailbox import Mailbox
 from sqlalchemy.engine import make_url
 from yarl import URL
 
 SERVICES = ("sis_sync", "settings", "requests", "digest")
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message the digest sends."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.port = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-    def recipients(self) -> list[str]:
-        return [address.addr_spec for m in self.messages for address in m["To"].addresses]
 
 
 def _short_config(name: str, mailbox: Mailbox, requests_url: str) -> dict[str, str]:
