@@ -90,7 +90,7 @@ def install_error_handlers(app: FastAPI) -> None:
     # One handler decides 503 or 500 for every error that is not the caller's (failures.is_unavailable).
     # Registered for the driver and SQLAlchemy bases too, so they are caught inside the routing layer
     # (with the request's context) and not only by Starlette's outermost ServerErrorMiddleware.
-    for exc_type in (OSError, TimeoutError, SQLAlchemyError, asyncpg.PostgresError,
+    for exc_type in (OSError, SQLAlchemyError, asyncpg.PostgresError,
                      asyncpg.exceptions.InterfaceError, AMQPError, Exception):
         app.add_exception_handler(exc_type, _server_error)
 
