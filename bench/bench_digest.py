@@ -136,16 +136,17 @@ async def full_run(runner, counter, managers: int) -> float:
 
 async def prerender(runner, conn, managers: int) -> list:
     """Real digest messages of the district, rendered once (the baseline's payload)."""
-    from digest_service.adapters import store
+    from digest_service.adapters.repositories import Repositories
     from digest_service.domain.digest import DigestContent
     from digest_service.service_layer.selection import Selection
 
-    zone = (await runner.load_district(DISTRICT)).schedule.zone
-    names = await store.school_names(conn, DISTRICT)
-    recipients = await store.recipients(conn, DISTRICT, datetime.now(UTC).date())
+    repos = Repositories(conn)
+    zone = (await repos.directory.district(DISTRICT)).schedule.zone
+    names = await repos.directory.school_names(DISTRICT)
+    recipients = await repos.directory.recipients(DISTRICT, datetime.now(UTC).date())
     selection, out = Selection(DISTRICT, runner.max_listed, runner.clock), []
     for r in recipients[:managers]:
-        content: DigestContent = await runner._content(conn, DISTRICT, r, datetime.now(UTC).date(), selection)
+        content: DigestContent = await runner._content(repos, DISTRICT, r, datetime.now(UTC).date(), selection)
         out.append(runner.renderer.render(content, school_names=names, zone=zone, delivery_id=uuid.uuid4(),
                                           now=datetime.now(UTC)))
     return out
@@ -153,7 +154,7 @@ async def prerender(runner, conn, managers: int) -> list:
 
 async def main(args) -> int:
     sys.path.insert(0, str(ROOT / "services" / "digest" / "src"))
-    from digest_service.bootstrap import build_runner
+    from digest_service.bootstrap import bootstrap
     from digest_service.config import Settings
     from pur_kit.db import asyncpg_dsn, with_database
     from pur_kit.logging import configure_logging
@@ -175,10 +176,11 @@ async def main(args) -> int:
         overrides = {k: v for k, v in (("smtp_connections", args.connections), ("send_concurrency", args.concurrency),
                                        ("max_listed_requests", args.listed)) if v is not None}
         if args.concurrency is not None:
-            overrides["run_pool_size"] = args.concurrency + 2
+            overrides["db_pool_size"] = args.concurrency + 4
         settings = Settings(database_url=url, smtp_port=port, **overrides)
-        runner = build_runner(settings)
-        await runner.db.start()
+        runtime = bootstrap(settings)
+        runner = runtime.parts.runner
+        await runtime.db.start()
         try:
             messages = await prerender(runner, conn, args.managers)
             raw, runs = [], []
@@ -192,8 +194,7 @@ async def main(args) -> int:
             outbox = await conn.fetchval("SELECT count(*) FROM outbox_message WHERE event_name = 'digest.sent'")
             assert sent == outbox == args.managers
         finally:
-            await runner.mailer.close()
-            await runner.db.close()
+            await runtime.stop()
             await conn.close()
         raw_rate, run_rate = args.managers / statistics.median(raw), args.managers / statistics.median(runs)
         print(f"\nmedian of {args.rounds}: full digest run {statistics.median(runs):.2f} s = {run_rate:.1f} emails/s; "

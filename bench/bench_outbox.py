@@ -21,11 +21,11 @@ import uuid
 
 import aio_pika
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted
-from pur_kit.db import make_engine, make_metadata, make_sessionmaker, with_database
+from pur_kit.db import make_engine, make_metadata, with_database
 from pur_kit.messaging_tables import CREATE_NOTIFY_TRIGGER, outbox_table
 from pur_kit.migrations import drop_database, ensure_database
-from pur_kit.outbox import OutboxRelay, add_events
-from sqlalchemy import text
+from pur_kit.outbox import OutboxRelay
+from pur_kit.uow import Database
 
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 ADMIN_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
@@ -65,10 +65,15 @@ async def raw_publish(events, exchange_name: str) -> float:
         return time.perf_counter() - started
 
 
-async def relay_publish(events, db_url, sessions, exchange_name: str) -> float:
+async def commit_events(database: Database, events) -> None:
+    async with database.unit_of_work() as uow:
+        uow.publish_all(events)
+        await uow.commit()
+
+
+async def relay_publish(events, db_url, database: Database, exchange_name: str) -> float:
     for i in range(0, len(events), 5000):
-        async with sessions.begin() as session:
-            await add_events(session, OUTBOX, events[i:i + 5000])
+        await commit_events(database, events[i:i + 5000])
     relay = OutboxRelay(db_url, RABBITMQ_URL, exchange_name, batch_size=BATCH, poll_seconds=0.05)
     started = time.perf_counter()
     task = asyncio.create_task(relay.run())
@@ -82,7 +87,7 @@ async def relay_publish(events, db_url, sessions, exchange_name: str) -> float:
     return elapsed
 
 
-async def latency(db_url, sessions, exchange_name: str, queue, count: int, rate: float) -> list[float]:
+async def latency(db_url, database: Database, exchange_name: str, queue, count: int, rate: float) -> list[float]:
     arrived: dict[str, float] = {}
 
     async def on_message(message):
@@ -98,8 +103,7 @@ async def latency(db_url, sessions, exchange_name: str, queue, count: int, rate:
     interval = 1 / rate
     next_at = time.perf_counter()
     for event in make_events(count):
-        async with sessions.begin() as session:
-            await add_events(session, OUTBOX, [event])
+        await commit_events(database, [event])
         committed[str(event.event_id)] = time.perf_counter()
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -130,12 +134,14 @@ async def main() -> None:
 
     db_url = with_database(ADMIN_URL, f"pur_bench_outbox_{uuid.uuid4().hex[:8]}")
     await ensure_database(db_url)
-    engine = make_engine(db_url, pool_size=4)
-    sessions = make_sessionmaker(engine)
+    engine = make_engine(db_url, pool_size=1)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
         for statement in CREATE_NOTIFY_TRIGGER:
             await conn.exec_driver_sql(statement)
+    await engine.dispose()
+    database = Database(db_url, 4, consumer="bench.main")
+    await database.start()
     ns = f"bench{uuid.uuid4().hex[:8]}"
     exchange_name, queue_name = f"{ns}.events", f"{ns}.sink"
     connection = await aio_pika.connect(RABBITMQ_URL)
@@ -147,7 +153,7 @@ async def main() -> None:
         for round_no in range(args.rounds):
             raw = await raw_publish(events, exchange_name)
             await queue.purge()
-            relay = await relay_publish(make_events(args.events), db_url, sessions, exchange_name)
+            relay = await relay_publish(make_events(args.events), db_url, database, exchange_name)
             await queue.purge()
             raw_rates.append(args.events / raw)
             relay_rates.append(args.events / relay)
@@ -155,7 +161,7 @@ async def main() -> None:
         raw_med, relay_med = statistics.median(raw_rates), statistics.median(relay_rates)
         print(f"throughput ({args.events:,} events, median of {args.rounds}): raw {raw_med:,.0f} ev/s, "
               f"relay {relay_med:,.0f} ev/s, ratio {relay_med / raw_med:.2f} (target >= 0.70)")
-        lat = await latency(db_url, sessions, exchange_name, queue, args.latency_events, 100.0)
+        lat = await latency(db_url, database, exchange_name, queue, args.latency_events, 100.0)
         print(f"commit-to-broker latency at 100 ev/s ({len(lat)} events): p50 {pct(lat, .5):.1f} ms, "
               f"p99 {pct(lat, .99):.1f} ms, max {lat[-1]:.1f} ms (target p99 <= 50 ms)")
     finally:
@@ -163,7 +169,7 @@ async def main() -> None:
             await queue.delete(if_unused=False, if_empty=False)
             await channel.exchange_delete(exchange_name)
         await connection.close()
-        await engine.dispose()
+        await database.close()
         await drop_database(db_url)
 
 

@@ -115,7 +115,6 @@ async def naive_upsert(database_url: str, users: list, schools: set[str], distri
     """The per-row way: an ORM object per user, select-then-insert/update, an event per change."""
     from pur_contracts import DirectoryUser, DirectoryUserUpserted
     from pur_kit.db import make_engine, make_sessionmaker
-    from pur_kit.outbox import add_event
     from sis_sync_service.adapters.orm import OUTBOX, directory_user, district as district_table
     from sqlalchemy import insert, select
     from sqlalchemy.orm import registry
@@ -150,10 +149,13 @@ async def naive_upsert(database_url: str, users: list, schools: set[str], distri
             else:
                 continue
             await session.flush()
-            await add_event(session, OUTBOX, DirectoryUserUpserted(district_id=district, version=user.version, user=DirectoryUser(
+            event = DirectoryUserUpserted(district_id=district, version=user.version, user=DirectoryUser(
                 id=user.id, district_id=district, sis_id=user.sis_id, role=user.role, given_name=user.given_name,
                 family_name=user.family_name, email=user.email, phone=user.phone, sms=user.sms,
-                school_ids=user.school_ids, active=True)))
+                school_ids=user.school_ids, active=True))
+            await session.execute(insert(OUTBOX).values(
+                event_id=str(event.event_id), event_name=event.event_name, routing_key=event.event_name,
+                payload=event.model_dump_json()))
     seconds = time.perf_counter() - started
     await engine.dispose()
     return seconds

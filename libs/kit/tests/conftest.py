@@ -1,8 +1,9 @@
 from types import SimpleNamespace
 
 import pytest_asyncio
-from pur_kit.db import make_engine, make_metadata, make_sessionmaker
+from pur_kit.db import make_engine, make_metadata
 from pur_kit.messaging_tables import CREATE_NOTIFY_TRIGGER, inbox_table, outbox_table
+from pur_kit.uow import Database
 from sqlalchemy import Column, Integer, String, Table, text
 
 metadata = make_metadata()
@@ -32,8 +33,12 @@ async def db(database_factory):
     async def outbox_empty() -> bool:
         return await outbox_count() == 0
 
+    database = Database(url, 4, consumer="digest.main")
+    await database.start()
     yield SimpleNamespace(
-        url=url, engine=engine, sessions=make_sessionmaker(engine), outbox=OUTBOX, inbox=INBOX,
+        url=url, engine=engine, outbox=OUTBOX, inbox=INBOX,
         effect=EFFECT, projection=PROJECTION, outbox_count=outbox_count, outbox_empty=outbox_empty,
+        database=database,
     )
+    await database.close()
     await engine.dispose()

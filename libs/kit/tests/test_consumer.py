@@ -6,10 +6,7 @@ import aio_pika
 from faststream.rabbit import RabbitBroker
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted, RequestSubmitted
 from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER, EventConsumer
-from pur_kit.inbox import claim_message, upsert_if_newer
 from pur_kit.testing import wait_until
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 # The kit is exercised through the digest service's queue, which is bound to school and request events.
 CONSUMER = "digest"
@@ -64,36 +61,38 @@ async def drain(rabbitmq_url, queue: str) -> list[aio_pika.abc.AbstractIncomingM
 
 async def test_a_message_delivered_three_times_is_applied_once(db, rabbitmq_url, topology):
     async def count_once(event, delivery):
-        async with db.sessions.begin() as session:
-            if await claim_message(session, db.inbox, "digest.main", delivery.message_id):
-                await session.execute(
-                    pg_insert(db.effect).values(key="k", count=1).on_conflict_do_update(
-                        index_elements=["key"], set_={"count": db.effect.c.count + 1}))
+        async with db.database.unit_of_work() as uow:
+            if await uow.claim(delivery.message_id):
+                await uow.conn.execute("INSERT INTO effect (key, count) VALUES ('k', 1) "
+                                       "ON CONFLICT (key) DO UPDATE SET count = effect.count + 1")
+                await uow.commit()
 
     async with consuming(rabbitmq_url, topology, {DirectorySchoolUpserted: count_once}) as consumer:
         event = school(1)
         for _ in range(3):
             await publish(rabbitmq_url, topology, event)
         await wait_until(lambda: consumer.processed == 3, message="three deliveries handled")
-    async with db.sessions() as session:
-        assert (await session.execute(select(db.effect.c.count))).scalar_one() == 1
+    async with db.database.acquire() as conn:
+        assert await conn.fetchval("SELECT count FROM effect") == 1
 
 
 async def test_a_projection_receiving_version_3_then_2_keeps_version_3(db, rabbitmq_url, topology):
     async def project(event, delivery):
-        async with db.sessions.begin() as session:
-            await upsert_if_newer(session, db.projection,
-                                  {"id": event.school.id, "version": event.version, "value": event.school.name},
-                                  ["id"])
+        async with db.database.unit_of_work() as uow:
+            await uow.conn.execute(
+                "INSERT INTO projection (id, version, value) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE "
+                "SET version = excluded.version, value = excluded.value WHERE projection.version < excluded.version",
+                event.school.id, event.version, event.school.name)
+            await uow.commit()
 
     async with consuming(rabbitmq_url, topology, {DirectorySchoolUpserted: project}, prefetch=1) as consumer:
         await publish(rabbitmq_url, topology, school(3, "Three"))
         await wait_until(lambda: consumer.processed == 1)
         await publish(rabbitmq_url, topology, school(2, "Two"))
         await wait_until(lambda: consumer.processed == 2)
-    async with db.sessions() as session:
-        row = (await session.execute(select(db.projection))).one()
-    assert (row.version, row.value) == (3, "Three")
+    async with db.database.acquire() as conn:
+        row = await conn.fetchrow("SELECT version, value FROM projection")
+    assert (row["version"], row["value"]) == (3, "Three")
 
 
 async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_consuming(db, rabbitmq_url, topology):

@@ -45,8 +45,8 @@ def make_app(direct=(("POST", "/direct"),)):
         if what == "invalid":
             raise RequestValidationError([{"loc": ("body", "do"), "msg": "not a thing", "type": "value_error"}])
         if what == "database":
-            async with runtime.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
+            async with runtime.db.acquire() as conn:
+                await conn.execute("SELECT 1")
         if what == "bug":
             raise ZeroDivisionError
         return JSONResponse({"echo": body, "correlation": request.headers.get("x-correlation-id")}, status_code=201)

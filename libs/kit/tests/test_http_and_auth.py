@@ -43,8 +43,8 @@ def make_app(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none", rabb
 
     @router.get("/db")
     async def uses_db():
-        async with runtime.engine.connect() as conn:
-            await conn.exec_driver_sql("SELECT 1")
+        async with runtime.db.acquire() as conn:
+            await conn.execute("SELECT 1")
 
     return create_app(runtime, title="example", routers=[router])
 

@@ -3,14 +3,21 @@ import contextlib
 
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted
 from pur_kit.messaging_tables import DROP_NOTIFY_TRIGGER
-from pur_kit.outbox import OutboxRelay, add_event
+from pur_kit.outbox import OutboxRelay
 from pur_kit.testing import EventSpy, wait_until
-from sqlalchemy import text
+from pur_kit.uow import write_events
 
 def school_event(version: int = 1) -> DirectorySchoolUpserted:
     return DirectorySchoolUpserted(
         district_id="d1", version=version, school=DirectorySchool(id="s1", district_id="d1", name="North")
     )
+
+
+async def add_events(db, events) -> None:
+    """Commit outbox rows for `events` as a service's unit of work does."""
+    async with db.database.unit_of_work() as uow:
+        uow.publish_all(events)
+        await uow.commit()
 
 
 class HookedRelay(OutboxRelay):
@@ -43,11 +50,12 @@ async def test_an_event_added_in_a_rolled_back_transaction_is_never_published(db
         OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=0.2)
     ):
         rolled_back, committed = school_event(1), school_event(2)
-        async with db.sessions() as session:
-            await add_event(session, db.outbox, rolled_back)
-            await session.rollback()
-        async with db.sessions.begin() as session:
-            await add_event(session, db.outbox, committed, correlation_id="corr-1")
+        async with db.database.unit_of_work() as uow:
+            uow.publish(rolled_back)
+            await uow.flush()  # written, then rolled back: the block ends without commit
+        async with db.database.unit_of_work() as uow:
+            await write_events(uow.conn, [committed], correlation_id="corr-1")
+            await uow.commit()
         received = await spy.wait_for(1)
         await asyncio.sleep(0.3)  # a wrongly published first event would have arrived by now
     assert [m.message_id for m in spy.messages] == [str(committed.event_id)]
@@ -65,8 +73,7 @@ async def test_a_relay_killed_after_publishing_republishes_and_the_consumer_dedu
         raise RuntimeError("relay killed between publish and mark")
 
     async with EventSpy(rabbitmq_url, topology.exchange) as spy:
-        async with db.sessions.begin() as session:
-            await add_event(session, db.outbox, event)
+        await add_events(db, [event])
         crashing = HookedRelay(db.url, rabbitmq_url, topology.exchange, after_publish=crash_before_marking_sent)
         task = asyncio.create_task(crashing.run())
         await spy.wait_for(1)
@@ -84,9 +91,7 @@ async def test_a_relay_killed_after_publishing_republishes_and_the_consumer_dedu
 
 
 async def test_relay_publishes_a_large_backlog_in_batches(db, rabbitmq_url, topology):
-    async with db.sessions.begin() as session:
-        for version in range(1, 1201):
-            await add_event(session, db.outbox, school_event(version))
+    await add_events(db, [school_event(version) for version in range(1, 1201)])
     relay = OutboxRelay(db.url, rabbitmq_url, topology.exchange, batch_size=500)
     async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(relay):
         await spy.wait_for(1200, timeout=30)
@@ -99,19 +104,17 @@ async def test_the_relay_wakes_on_notify_at_commit_not_on_its_poll(db, rabbitmq_
     async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(
         OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300)
     ):
-        async with db.sessions.begin() as session:
-            await add_event(session, db.outbox, school_event())
+        await add_events(db, [school_event()])
         await spy.wait_for(1, timeout=30)   # the poll would take 300 s
 
 
 async def test_wake_publishes_at_once_where_the_notify_trigger_was_dropped(db, rabbitmq_url, topology):
-    async with db.sessions.begin() as session:
+    async with db.database.acquire() as conn:
         for statement in DROP_NOTIFY_TRIGGER:
-            await session.execute(text(statement))
+            await conn.execute(statement)
     relay = OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300)
     async with EventSpy(rabbitmq_url, topology.exchange) as spy, running(relay):
-        async with db.sessions.begin() as session:
-            await add_event(session, db.outbox, school_event())
+        await add_events(db, [school_event()])
         relay.wake()
         await spy.wait_for(1, timeout=30)
 
@@ -122,13 +125,12 @@ async def test_under_load_the_relay_gathers_concurrent_commits_into_one_batch(db
     async def record(ids):
         batches.append(len(ids))
 
-    async with db.sessions.begin() as session:
+    async with db.database.acquire() as conn:
         for statement in DROP_NOTIFY_TRIGGER:
-            await session.execute(text(statement))
+            await conn.execute(statement)
 
     async def commit_one(version: int) -> None:
-        async with db.sessions.begin() as session:
-            await add_event(session, db.outbox, school_event(version))
+        await add_events(db, [school_event(version)])
 
     relay = HookedRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300, gather_seconds=3,
                         after_publish=record)

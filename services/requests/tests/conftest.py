@@ -153,7 +153,7 @@ async def svc(database_factory, rabbitmq_url, topology):
     url = await database_factory("requests")
     await upgrade(SERVICE_DIR, url)
     settings = Settings(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
-                        dev_login=True, api_pool_size=4, db_pool_size=4, outbox_poll_seconds=1.0,
+                        dev_login=True, db_pool_size=4, outbox_poll_seconds=1.0,
                         consumer_retry_delay_ms=100)
     app = create_app(settings)
     runtime = app.state.runtime
@@ -209,7 +209,7 @@ async def service_behind_proxies(url: str, rabbitmq_url: str, topology):
             TcpProxy(amqp.host, amqp.port or 5672) as amqp_proxy:
         settings = Settings(database_url=db.set(port=db_proxy.port).render_as_string(hide_password=False),
                             rabbitmq_url=str(amqp.with_port(amqp_proxy.port)),
-                            events_namespace=topology.namespace, api_pool_size=2, db_pool_size=2,
+                            events_namespace=topology.namespace, db_pool_size=2,
                             outbox_poll_seconds=1.0, consumer_retry_delay_ms=100)
         app = create_app(settings)
         runtime = app.state.runtime

@@ -29,8 +29,7 @@ def _short_config(name: str, mailbox: Mailbox, requests_url: str) -> dict[str, s
     connection pools, so eight processes stay well inside PostgreSQL's 100 connections."""
     p = name.upper() + "_"
     env = {f"{p}CONSUMER_RETRY_DELAY_MS": "50", f"{p}OUTBOX_POLL_SECONDS": "1", f"{p}LOG_LEVEL": "WARNING",
-           f"{p}DB_POOL_SIZE": "3", "REQUESTS_API_POOL_SIZE": "4", "DIGEST_RUN_POOL_SIZE": "4",
-           "DIGEST_SEND_CONCURRENCY": "2"}
+           f"{p}DB_POOL_SIZE": "4", "DIGEST_SEND_CONCURRENCY": "2"}
     if name == "digest":
         env |= {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(mailbox.port),
                 "DIGEST_PUBLIC_BASE_URL": requests_url,

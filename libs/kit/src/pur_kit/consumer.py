@@ -1,4 +1,5 @@
-"""A consumer that parses contract events, retries failures with a delay and dead-letters poison.
+"""Consumers of contract events: one FastStream subscriber per queue, one typed handler per event,
+and one middleware that retries failures with a delay and dead-letters poison.
 
 Topology of one consumer queue ``Q`` (names from ``pur_contracts.Topology``):
 - ``Q`` is bound to the events exchange by the consumer's routing keys; its dead-letter
@@ -6,7 +7,13 @@ Topology of one consumer queue ``Q`` (names from ``pur_contracts.Topology``):
 - ``Q.retry`` holds a failed message for ``retry_delay * 2**attempt`` (per-message TTL), then
   dead-letters it back to ``Q``.
 - ``Q.dlq`` keeps what could not be processed, with the reason in ``x-dead-letter-reason``.
-Handlers are expected to be idempotent (see ``inbox.claim_message``): delivery is at least once.
+
+Each event class gets its own FastStream handler on the queue's subscriber, chosen by the message's
+``type`` property: FastStream decodes the body and validates it into the contract model, and the
+service's handler receives that model. What no handler takes (an unknown type, a body over
+``max_message_bytes``, which is refused before it is parsed), what does not decode or validate, and
+what keeps failing after the retries goes to ``Q.dlq``. Handlers are expected to be idempotent
+(the kit's inbox, ``pur_kit.uow.UnitOfWork.claim``): delivery is at least once.
 
 Only a handler that fails on its own input spends retries. When it fails because its database (or
 the broker) cannot be reached or used (`failures.is_unavailable`), that is an outage, not poison:
@@ -18,13 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from faststream import AckPolicy
-from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.exceptions import SubscriberNotFound
+from faststream.middlewares import BaseMiddleware
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue, RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -47,7 +58,11 @@ CONSUMER_MESSAGES = Counter("consumer_messages_total", "Messages handled, by out
 
 
 class _Abandoned(Exception):
-    pass
+    """Shutting down while paused: the message goes back to the queue for another instance."""
+
+
+class _HandlerFailed(Exception):
+    """The service's handler raised (the cause); anything else raised around it is the message's fault."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +82,20 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "validation_error: " + "; ".join(parts)
 
 
-async def _undecoded(msg) -> bytes:
-    # FastStream's own JSON decoding would fail on a malformed body before our handler runs,
-    # leaving the message unacked; we parse (and dead-letter) it ourselves.
-    return msg.body
+def _reason(exc: BaseException, body_size: int, limit: int, message_type: str | None) -> str:
+    """Why a message no handler could take is dead-lettered (no input values: they may be personal)."""
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc)
+    if isinstance(exc, SubscriberNotFound):
+        if body_size > limit:
+            return f"too_large: {body_size} bytes (limit {limit})"
+        return f"unknown_event_type: {str(message_type)[:100]!r}"
+    return f"undecodable: {type(exc).__name__}"
 
 
 class EventConsumer:
+    """The subscriber of one queue of a service, with a typed handler per event bound to it."""
+
     def __init__(
         self,
         broker: RabbitBroker,
@@ -95,8 +117,7 @@ class EventConsumer:
         self.retry_queue_name = topology.retry_queue(self.queue_name)
         self.dlq_name = topology.dead_letter_queue(self.queue_name)
         self.routing_keys = topology.bindings(consumer, purpose)
-        self.handlers = {event.event_name: (event, handler) for event, handler in handlers.items()}
-        unbound = set(self.handlers) - set(self.routing_keys)
+        unbound = {event.event_name for event in handlers} - set(self.routing_keys)
         if unbound:
             raise ValueError(f"{self.name}: handlers for events its queue is not bound to: {unbound}")
         self.max_retries = max_retries
@@ -109,6 +130,7 @@ class EventConsumer:
         self._prober: asyncio.Task | None = None
         self._closing = False
         self.pauses = 0
+        self.processed = 0
         self.exchange = RabbitExchange(topology.exchange, type=ExchangeType.TOPIC, durable=True)
         self.queue = RabbitQueue(
             self.queue_name,
@@ -116,21 +138,39 @@ class EventConsumer:
             routing_key=self.routing_keys[0],
             arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.dlq_name},
         )
-        self.processed = 0
         self.channel = Channel(prefetch_count=prefetch)
-
-        async def on_message(msg: RabbitMessage) -> None:
-            await self._on_message(msg)
-
-        broker.subscriber(
-            self.queue,
-            self.exchange,
-            ack_policy=AckPolicy.MANUAL,
-            no_reply=True,
-            channel=self.channel,
-            decoder=_undecoded,
+        router = RabbitRouter(middlewares=[functools.partial(_Reliability, consumer=self)])
+        self.subscriber = router.subscriber(
+            self.queue, self.exchange, ack_policy=AckPolicy.MANUAL, no_reply=True, channel=self.channel,
             title=self.queue_name,
-        )(on_message)
+            description=f"The {self.name} consumer: " + ", ".join(sorted(e.event_name for e in handlers)),
+        )
+        for event_class, handler in handlers.items():
+            self._add_handler(event_class, handler)
+        broker.include_router(router)
+
+    def _add_handler(self, event_class: type[Event], handler: EventHandler) -> None:
+        name, limit = event_class.event_name, self.max_message_bytes
+
+        async def on_event(event: Any, message: Any) -> None:
+            headers = message.headers or {}
+            delivery = Delivery(message.message_id or str(event.event_id), message.correlation_id,
+                                int(headers.get(RETRY_COUNT_HEADER, 0)))
+            try:
+                await handler(event, delivery)
+            except Exception as exc:
+                raise _HandlerFailed from exc
+
+        async def decode(msg: Any) -> Event:
+            # Straight from the JSON bytes into the contract model (pydantic's fastest path); the
+            # handler's annotation then takes the model as it is.
+            return event_class.model_validate_json(msg.body)
+
+        # FastStream reads the handler's signature: the handler is typed by the contract model.
+        on_event.__annotations__ = {"event": event_class, "message": RabbitMessage, "return": None}
+        on_event.__name__ = on_event.__qualname__ = getattr(handler, "__name__", f"on_{event_class.__name__}")
+        self.subscriber(filter=lambda msg: msg.raw_message.type == name and len(msg.body) <= limit,
+                        decoder=decode)(on_event)
 
     async def declare(self, unbind: tuple[str, ...] = ()) -> None:
         """Declare exchange, queues and every binding (idempotent); call after `broker.connect()`.
@@ -160,59 +200,20 @@ class EventConsumer:
     def paused(self) -> bool:
         return not self._available.is_set()
 
-    async def _on_message(self, msg: RabbitMessage) -> None:
-        raw = msg.raw_message
-        token = correlation_id_var.set(raw.correlation_id)
-        started = time.perf_counter()
-        try:
-            outcome = await self._handle(raw)
-        except _Abandoned:
-            outcome = "abandoned"  # shutting down while paused: the broker gives it to another instance
-            with contextlib.suppress(Exception):
-                await msg.nack(requeue=True)
-        except Exception as exc:  # republishing to the retry queue or DLQ failed: keep the message
-            outcome = "requeued"
-            log.warning("consumer_cannot_route", consumer=self.name, message_id=raw.message_id,
-                        error=type(exc).__name__)
-            with contextlib.suppress(Exception):
-                await msg.nack(requeue=True)
-        else:
-            # After a broker outage the channel this delivery came on is gone; the broker redelivers
-            # the message and the inbox recognises it.
-            with contextlib.suppress(Exception):
-                await msg.ack()
-        finally:
-            correlation_id_var.reset(token)
-        self.processed += 1
-        CONSUMER_MESSAGES.labels(self.name, outcome).inc()
-        log.info("message_handled", consumer=self.name, event_type=raw.type, message_id=raw.message_id,
-                 outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 2))
-
-    async def _handle(self, raw) -> str:
-        """Handle one delivery; the outcome says where it went. Raises only if it could not be routed."""
-        if len(raw.body) > self.max_message_bytes:
-            await self._dead_letter(raw, f"too_large: {len(raw.body)} bytes (limit {self.max_message_bytes})")
-            return "dead_lettered"
-        entry = self.handlers.get(raw.type or "")
-        if entry is None:
-            await self._dead_letter(raw, f"unknown_event_type: {str(raw.type)[:100]!r}")
-            return "dead_lettered"
-        event_cls, handler = entry
-        try:
-            event = event_cls.model_validate_json(raw.body)
-        except ValidationError as exc:
-            await self._dead_letter(raw, describe_validation_error(exc))
-            return "dead_lettered"
+    async def _handle(self, call_next: Callable[[Any], Awaitable[Any]], message: Any) -> str:
+        """Run the typed handler until it succeeds, spends its retries, or the input is refused;
+        the outcome says where the message went. Raises only if it could not be routed."""
+        raw = message.raw_message
         attempt = int((raw.headers or {}).get(RETRY_COUNT_HEADER, 0))
-        delivery = Delivery(raw.message_id or str(event.event_id), raw.correlation_id, attempt)
         while True:
             await self._available.wait()
             if self._closing:
                 raise _Abandoned
             try:
-                await handler(event, delivery)
+                await call_next(message)
                 return "processed"
-            except Exception as exc:  # a failing handler never stops the consumer
+            except _HandlerFailed as failed:
+                exc = failed.__cause__ or failed
                 if is_unavailable(exc):
                     self._pause(exc)
                     continue
@@ -223,6 +224,34 @@ class EventConsumer:
                     return "retry_scheduled"
                 await self._dead_letter(raw, f"handler_failed: {type(exc).__name__} after {attempt + 1} attempts")
                 return "dead_lettered"
+            except Exception as exc:  # the body did not decode or validate into the contract model
+                await self._dead_letter(raw, _reason(exc, len(raw.body), self.max_message_bytes, raw.type))
+                return "dead_lettered"
+
+    async def _finish(self, raw, outcome_of: Callable[[], Awaitable[str]]) -> None:
+        """Route the delivery (`outcome_of`), then acknowledge it; count and log the outcome."""
+        started = time.perf_counter()
+        try:
+            outcome = await outcome_of()
+        except _Abandoned:
+            outcome = "abandoned"
+            with contextlib.suppress(Exception):
+                await raw.nack(requeue=True)
+        except Exception as exc:  # republishing to the retry queue or DLQ failed: keep the message
+            outcome = "requeued"
+            log.warning("consumer_cannot_route", consumer=self.name, message_id=raw.message_id,
+                        error=type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await raw.nack(requeue=True)
+        else:
+            # After a broker outage the channel this delivery came on is gone; the broker redelivers
+            # the message and the inbox recognises it.
+            with contextlib.suppress(Exception):
+                await raw.ack()
+        self.processed += 1
+        CONSUMER_MESSAGES.labels(self.name, outcome).inc()
+        log.info("message_handled", consumer=self.name, event_type=raw.type, message_id=raw.message_id,
+                 outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 2))
 
     def close(self) -> None:
         """Release the messages held during a pause (they are requeued) so shutdown does not wait."""
@@ -290,3 +319,38 @@ class EventConsumer:
         await self._republish(raw, self.dlq_name, headers)
         log.warning("message_dead_lettered", consumer=self.name, event_type=raw.type,
                     message_id=raw.message_id, reason=reason)
+
+
+class _Reliability(BaseMiddleware):
+    """FastStream middleware of one consumer: correlation id, retries, pauses, dead-lettering, acks."""
+
+    def __init__(self, msg: Any, /, *, context: Any, consumer: EventConsumer) -> None:
+        super().__init__(msg, context=context)
+        self.consumer = consumer
+        self.handled = False
+        self._token = None
+
+    async def on_receive(self) -> None:
+        self._token = correlation_id_var.set(self.msg.correlation_id)
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+        self.handled = True
+        await self.consumer._finish(self.msg, lambda: self.consumer._handle(call_next, msg))
+
+    async def after_processed(self, exc_type=None, exc_val=None, exc_tb=None) -> bool | None:
+        try:
+            if exc_val is not None and not self.handled and isinstance(exc_val, Exception):
+                # No handler took it (unknown type, too large) or it failed to parse: dead-letter it.
+                consumer, raw = self.consumer, self.msg
+
+                async def dead_letter() -> str:
+                    await consumer._dead_letter(
+                        raw, _reason(exc_val, len(raw.body), consumer.max_message_bytes, raw.type))
+                    return "dead_lettered"
+
+                await consumer._finish(raw, dead_letter)
+                return True
+            return False
+        finally:
+            if self._token is not None:
+                correlation_id_var.reset(self._token)

@@ -1,4 +1,5 @@
-"""Async engine, sessions and the naming convention every service's metadata uses."""
+"""The naming convention of every service's tables (the schema language of the Alembic migrations),
+URL helpers, and the SQLAlchemy engine that migrations, test fixtures and benchmarks create tables with."""
 from __future__ import annotations
 
 from sqlalchemy import MetaData

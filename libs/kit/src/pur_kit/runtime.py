@@ -10,18 +10,20 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
 
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange
 from pur_contracts import PUBLICATIONS, SUBSCRIPTIONS, Event, Topology
 from prometheus_client import Gauge
-from sqlalchemy import text
 
 from .config import ServiceSettings
-from .consumer import EventConsumer, EventHandler
-from .db import make_engine, make_sessionmaker
+from .consumer import Delivery, EventConsumer, EventHandler
 from .dlq import dlq_depth_loop
 from .logging import get_logger
 from .outbox import OutboxRelay
+from .uow import Database, UnitOfWork
+
+UowHandler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
 log = get_logger(__name__)
 
@@ -45,13 +47,53 @@ def tune_gc(gen0_threshold: int) -> None:
     gc.set_threshold(gen0_threshold, 50, 100)
 
 
-class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, service: str, *, outbox_gather_seconds: float = 0.0) -> None:
+P = TypeVar("P")
+
+
+def service_consumers(broker: RabbitBroker, topology: Topology, service: str,
+                      handlers: Mapping[type[Event], EventHandler], **options: Any) -> list[EventConsumer]:
+    """One consumer per queue of `service` (`pur_contracts.SUBSCRIPTIONS`), each given the handlers
+    of the events bound to it: a concern on its own queue (settings changes) is never stuck behind
+    another's backlog (a roster import's directory events)."""
+    purposes = [purpose for name, purpose in SUBSCRIPTIONS if name == service]
+    bound = {key for purpose in purposes for key in topology.bindings(service, purpose)}
+    if unbound := {event.event_name for event in handlers} - bound:
+        raise ValueError(f"{service}: handlers for events none of its queues is bound to: {unbound}")
+    return [
+        EventConsumer(broker, topology, service,
+                      {event: handler for event, handler in handlers.items()
+                       if event.event_name in topology.bindings(service, purpose)},
+                      purpose=purpose, **options)
+        for purpose in purposes
+    ]
+
+
+def in_unit_of_work(handler: UowHandler,
+                    unit_of_work: Callable[[], contextlib.AbstractAsyncContextManager[UnitOfWork]]) -> EventHandler:
+    """The consumer's handler for a service handler `handler(event, uow)`: a unit of work per
+    delivery, the inbox claim first (a duplicate delivery stops there), the kit's commit last."""
+    async def handle(event: Event, delivery: Delivery) -> None:
+        async with unit_of_work() as uow:
+            if not await uow.claim(delivery.message_id):
+                return
+            await handler(event, uow)
+            await uow.commit()
+    handle.__name__ = getattr(handler, "__name__", "handle")
+    return handle
+
+
+class ServiceRuntime(Generic[P]):
+    """The kit's part of every service process. A service's `bootstrap()` creates it, sets `parts`
+    (what the service adds: its handlers, runners, writers...), subscribes its handlers and adds its
+    start-up hooks and loops; its entrypoints reach everything through `app.state.runtime`."""
+
+    parts: P
+
+    def __init__(self, settings: ServiceSettings, service: str, *, outbox_gather_seconds: float = 0.0,
+                 repositories: Callable = lambda conn: None) -> None:
         self.settings = settings
         self.service = service
         self.topology = Topology(settings.events_namespace)
-        self.engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-        self.sessions = make_sessionmaker(self.engine)
         self.broker = RabbitBroker(settings.rabbitmq_url, logger=None)
         self.consumers: list[EventConsumer] = []
         self.relay = OutboxRelay(
@@ -63,9 +105,12 @@ class ServiceRuntime:
             app_id=service,
             gather_seconds=outbox_gather_seconds,
         )
+        self.db = Database(settings.database_url, settings.db_pool_size, consumer=f"{service}.main",
+                           repositories=repositories, on_events_committed=self.relay.wake)
         self._document_publications()
         self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters]
         self.on_broker_started: list[Callable[[], Awaitable[None]]] = []
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []  # run after the kit's own shutdown
         self.broker_started = False
         self.broker_started_once = False
         self._tasks: list[asyncio.Task] = []
@@ -80,29 +125,20 @@ class ServiceRuntime:
             )
 
     def add_consumers(self, handlers: Mapping[type[Event], EventHandler]) -> list[EventConsumer]:
-        """One consumer per queue of this service (`pur_contracts.SUBSCRIPTIONS`), each given the
-        handlers of the events bound to it: a concern on its own queue (settings changes) is never
-        stuck behind another's backlog (a roster import's directory events)."""
-        by_name = {event.event_name: (event, handler) for event, handler in handlers.items()}
-        purposes = [purpose for service, purpose in SUBSCRIPTIONS if service == self.service]
-        bound = {key for purpose in purposes for key in self.topology.bindings(self.service, purpose)}
-        if unbound := set(by_name) - bound:
-            raise ValueError(f"{self.service}: handlers for events none of its queues is bound to: {unbound}")
-        for purpose in purposes:
-            keys = self.topology.bindings(self.service, purpose)
-            self.consumers.append(EventConsumer(
-                self.broker,
-                self.topology,
-                self.service,
-                dict(by_name[key] for key in keys if key in by_name),
-                purpose=purpose,
-                max_retries=self.settings.consumer_max_retries,
-                retry_delay_ms=self.settings.consumer_retry_delay_ms,
-                prefetch=self.settings.consumer_prefetch,
-                max_message_bytes=self.settings.consumer_max_message_bytes,
-                probe=self.probe_database,
-            ))
+        """Consume the service's events with handlers of the shape `handler(event, delivery)`."""
+        s = self.settings
+        self.consumers += service_consumers(
+            self.broker, self.topology, self.service, handlers, max_retries=s.consumer_max_retries,
+            retry_delay_ms=s.consumer_retry_delay_ms, prefetch=s.consumer_prefetch,
+            max_message_bytes=s.consumer_max_message_bytes, probe=self.probe_database)
         return self.consumers
+
+    def subscribe(self, handlers: Mapping[type[Event], UowHandler]) -> list[EventConsumer]:
+        """Consume the service's events with handlers of the shape `handler(event, uow)`: each
+        delivery gets its own unit of work, claimed in the inbox first (a duplicate stops there),
+        committed by the kit after the handler returns."""
+        return self.add_consumers({event: in_unit_of_work(handler, self.db.unit_of_work)
+                                   for event, handler in handlers.items()})
 
     async def _watch_dead_letters(self) -> None:
         """Keep `consumer_dead_letter_messages{queue}` current for every DLQ of this service.
@@ -114,9 +150,7 @@ class ServiceRuntime:
         await dlq_depth_loop(self.settings.rabbitmq_url, [c.dlq_name for c in self.consumers])
 
     async def probe_database(self) -> None:
-        async with asyncio.timeout(2):
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+        await self.db.ping()
 
     async def _start_broker(self) -> None:
         backoff = 0.5
@@ -143,6 +177,7 @@ class ServiceRuntime:
                 backoff = min(backoff * 2, 10.0)
 
     async def start(self) -> None:
+        await self.db.start()
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker"))
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self.watch_dependencies(), name="dependency-watch"))
@@ -162,7 +197,10 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):
             await self.broker.stop()
         self.broker_started = False
-        await self.engine.dispose()
+        for hook in self.on_stop:
+            with contextlib.suppress(Exception):
+                await hook()
+        await self.db.close()
 
     async def _database_check(self) -> str:
         try:

@@ -1,7 +1,7 @@
 """What the server-rendered pages of every service share: the session cookie, CSRF on posted forms,
 flash messages carried by a key, the security headers of every page, safe `next` targets.
 
-The secret is `request.app.state.settings.jwt_secret`, as for the API's bearer tokens.
+The secret is `request.app.state.runtime.settings.jwt_secret`, as for the API's bearer tokens.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def page_templates(directory: Path) -> Jinja2Templates:
 
 
 def _secret(request: Request) -> str:
-    return request.app.state.settings.jwt_secret
+    return request.app.state.runtime.settings.jwt_secret
 
 
 def cookie_principal(request: Request) -> Principal | None:

@@ -49,6 +49,8 @@ class Settings(ServiceSettings):
     retry_backoff_max_seconds: float = Field(3600.0, gt=0)
     # An email lists the newest N requests and counts the rest ("and 120 more").
     max_listed_requests: int = Field(25, ge=1, le=1000)
-    # Recipients handled concurrently by a run (each holds one database connection).
+    # Recipients handled concurrently by a run (each uses one database connection at a time).
     send_concurrency: int = Field(8, ge=1, le=64)
-    run_pool_size: int = Field(10, ge=2)   # send_concurrency + a few (scheduler, API, lease)
+    # The one database pool: a run's send_concurrency, plus a few for the message handlers, the
+    # API, the scheduler, the outcome batches and the run's lease.
+    db_pool_size: int = Field(12, ge=2)

@@ -1,4 +1,4 @@
-"""Read-side queries: who may call the API (from the directory projection) and the delivery log."""
+"""Read-side queries: the delivery log, and its JSON shape."""
 from __future__ import annotations
 
 from datetime import date
@@ -26,18 +26,6 @@ class Cursor(NamedTuple):
     def decode(cls, token: str) -> Cursor:
         """The position of a token from `encode`; pur_kit.cursor.BadCursor for anything else."""
         return cls(*keyset.decode(token, (date, UUID)))
-
-
-async def district_admin_of(conn: asyncpg.Connection, user_id: UUID) -> str | None:
-    """The district an active user administers, per the directory projection, or None."""
-    return await conn.fetchval(
-        "SELECT district_id FROM directory_user WHERE id = $1 AND active AND district_admin", user_id)
-
-
-async def district_exists(conn: asyncpg.Connection, district_id: str) -> bool:
-    return bool(await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM district_settings WHERE district_id = $1)
-               OR EXISTS (SELECT 1 FROM directory_user WHERE district_id = $1)""", district_id))
 
 
 async def delivery_log(conn: asyncpg.Connection, *, district_id: str | None, local_date: date | None,

@@ -2,8 +2,9 @@
 
 `svc` builds the app on a fresh database and the test's own event namespace with an injected
 clock, runs its lifespan (broker, consumers, outbox relay; the scheduler loop off unless asked
-for, so tests call `scheduler.tick()` at the instants they choose), and gives an httpx client, the
-mailbox, and `world`: helpers that publish what the settings, sis_sync and requests services would.
+for, so tests call `runtime.parts.scheduler.tick()` at the instants they choose), and gives an
+httpx client, the mailbox, and `world`: helpers that publish what the settings, sis_sync and
+requests services would.
 """
 from __future__ import annotations
 
@@ -275,7 +276,7 @@ def new_district() -> str:
 
 def digest_settings(url: str, rabbitmq_url: str, topology, smtp_port: int, **overrides) -> Settings:
     values = dict(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
-                  smtp_port=smtp_port, scheduler_enabled=False, db_pool_size=3, run_pool_size=4,
+                  smtp_port=smtp_port, scheduler_enabled=False, db_pool_size=4,
                   outbox_poll_seconds=1.0, consumer_retry_delay_ms=100, smtp_connections=2, send_concurrency=2,
                   retry_backoff_seconds=60, public_base_url="http://requests.test",
                   settings_public_url="http://settings.test")

@@ -49,7 +49,7 @@ async def test_new_york_districts_get_one_digest_per_local_day_at_the_local_time
     await w.settle()
     svc.clock.set(start)
     while svc.clock() < end:                       # a tick every 15 minutes of local life
-        await svc.runtime.scheduler.tick()
+        await svc.runtime.parts.scheduler.tick()
         svc.clock.advance(timedelta(minutes=15))
     for local_time, instants in expected.items():
         sent_at = [parsedate_to_datetime(m["Date"]) for m in svc.mailbox.to(managers[local_time].email)]
@@ -59,15 +59,15 @@ async def test_new_york_districts_get_one_digest_per_local_day_at_the_local_time
 async def test_a_digest_missed_while_down_goes_out_within_the_grace_the_same_day_only(svc, cast):
     monday_0700 = utc(2026, 3, 9, 11)
     svc.clock.set(monday_0700 + timedelta(hours=5, minutes=30))          # back up at 12:30 local
-    (run,) = (await svc.runtime.scheduler.tick()).runs
+    (run,) = (await svc.runtime.parts.scheduler.tick()).runs
     assert run.sent == 3 and run.local_date.isoformat() == "2026-03-09"
     svc.mailbox.messages.clear()
     svc.clock.set(utc(2026, 3, 10, 11) + timedelta(hours=6, minutes=15))  # Tuesday: down past the grace
-    assert (await svc.runtime.scheduler.tick()).runs == []
+    assert (await svc.runtime.parts.scheduler.tick()).runs == []
     svc.clock.set(utc(2026, 3, 11, 3, 0))                                 # 23:00 Tuesday: still not
-    assert (await svc.runtime.scheduler.tick()).runs == []
+    assert (await svc.runtime.parts.scheduler.tick()).runs == []
     svc.clock.set(utc(2026, 3, 11, 10, 59))                               # Wednesday 06:59: not yet
-    assert (await svc.runtime.scheduler.tick()).runs == []
+    assert (await svc.runtime.parts.scheduler.tick()).runs == []
     assert svc.mailbox.messages == []
 
 

@@ -24,8 +24,8 @@ async def log_of(svc, district: str) -> dict[str, dict]:
 
 
 async def point_mailer_at(svc, port: int) -> None:
-    await svc.runtime.mailer.close()
-    svc.runtime.mailer.options = dataclasses.replace(svc.runtime.mailer.options, port=port, timeout=5)
+    await svc.runtime.parts.mailer.close()
+    svc.runtime.parts.mailer.options = dataclasses.replace(svc.runtime.parts.mailer.options, port=port, timeout=5)
 
 
 def outcome_of(result: dict, user) -> dict:
@@ -45,9 +45,9 @@ async def test_a_transient_refusal_is_retried_after_the_backoff_and_then_sent_on
     assert entry["status"] == "retrying" and entry["attempts"] == 1 and "45" in entry["last_error"]
     # not before the backoff ends
     svc.clock.advance(timedelta(seconds=30))
-    assert (await svc.runtime.scheduler.tick()).retried == 0
+    assert (await svc.runtime.parts.scheduler.tick()).retried == 0
     svc.clock.advance(timedelta(seconds=31))
-    assert (await svc.runtime.scheduler.tick()).retried == 1
+    assert (await svc.runtime.parts.scheduler.tick()).retried == 1
     entry = (await log_of(svc, cast.district))[failed[0]["recipient_id"]]
     assert entry["status"] == "sent" and entry["attempts"] == 2
     assert sorted(svc.mailbox.count_by_recipient().values()) == [1, 1, 1]
@@ -64,9 +64,9 @@ async def test_an_unreachable_server_is_retried_until_it_is_back(svc, cast, harn
     box = harness.Mailbox()
     with harness.smtp_server(box, port):
         svc.clock.advance(timedelta(seconds=61))
-        assert (await svc.runtime.scheduler.tick()).retried == 3
+        assert (await svc.runtime.parts.scheduler.tick()).retried == 3
         svc.clock.advance(timedelta(hours=1))
-        await svc.runtime.scheduler.tick()
+        await svc.runtime.parts.scheduler.tick()
     assert box.count_by_recipient() == {cast.manager_a.email: 1, cast.manager_b.email: 1,
                                         cast.district_manager.email: 1}
     assert {e["status"] for e in (await log_of(svc, cast.district)).values()} == {"sent"}
@@ -83,7 +83,7 @@ async def test_a_permanent_refusal_is_recorded_and_never_retried(svc, cast, wher
     (failed,) = [d for d in result["runs"][0]["deliveries"] if d["status"] == "failed_permanent"]
     for _ in range(3):
         svc.clock.advance(timedelta(hours=1))
-        assert (await svc.runtime.scheduler.tick()).retried == 0
+        assert (await svc.runtime.parts.scheduler.tick()).retried == 0
     assert (await run(svc, cast.district))["sent"] == 0          # a forced run does not retry it either
     entry = (await log_of(svc, cast.district))[failed["recipient_id"]]
     assert entry["status"] == "failed_permanent" and entry["attempts"] == 1 and "55" in entry["last_error"]
@@ -95,7 +95,7 @@ async def test_retries_are_bounded(svc, cast):
     assert outcome_of(await run(svc, cast.district), cast.manager_a)["status"] == "retrying"
     for _ in range(6):
         svc.clock.advance(timedelta(hours=2))
-        await svc.runtime.scheduler.tick()
+        await svc.runtime.parts.scheduler.tick()
     entry = (await log_of(svc, cast.district))[str(cast.manager_a.id)]
     assert entry["status"] == "failed_permanent" and entry["attempts"] == svc.settings.max_attempts
     assert "gave up after 5 attempts" in entry["last_error"]
@@ -108,7 +108,7 @@ async def test_a_retry_is_cancelled_when_nothing_is_new_any_more(svc, cast):
     await svc.world.mark_done(cast.req_b)
     await svc.world.mark_done(cast.req_ab)
     svc.clock.advance(timedelta(minutes=2))
-    await svc.runtime.scheduler.tick()
+    await svc.runtime.parts.scheduler.tick()
     entry = (await log_of(svc, cast.district))[str(cast.manager_b.id)]
     assert entry["status"] == "cancelled" and svc.mailbox.to(cast.manager_b.email) == []
 
@@ -134,5 +134,5 @@ async def test_a_connection_lost_after_the_message_was_handed_over_is_unknown_an
     assert {e["status"] for e in entries} == {"unknown"}
     assert all(e["last_error"].startswith("data:") for e in entries)
     svc.clock.advance(timedelta(hours=1))
-    await svc.runtime.scheduler.tick()
+    await svc.runtime.parts.scheduler.tick()
     assert (await run(svc, cast.district))["sent"] == 0 and svc.mailbox.messages == []

@@ -1,34 +1,39 @@
-"""Composition root: the runtime (engine, broker, consumers, relay) plus the API's asyncpg pool."""
+"""Composition root of the requests service: the kit's runtime and this service's parts."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
 
 from pur_kit.runtime import ServiceRuntime
 
-from .adapters.db import Database
+from .adapters.repositories import Repositories
 from .config import Settings
 from .entrypoints.consumers import subscriptions
-from .service_layer.projections import ProjectionHandlers
+from .entrypoints.deps import VerifiedTokens
+from .service_layer.projections import ProjectionHandlers, request_replays
+from .service_layer.submission import SubmissionWriter
 
 SERVICE = "requests"
 
 
-class RequestsRuntime(ServiceRuntime):
-    """The kit's runtime, which also opens and closes the HTTP paths' database pool."""
+@dataclass(frozen=True)
+class Parts:
+    """What this service adds to the kit's runtime; its entrypoints reach it as `runtime.parts`."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, SERVICE, outbox_gather_seconds=settings.outbox_coalesce_ms / 1000)
-        self.db = Database(settings.database_url, settings.api_pool_size, on_events_committed=self.relay.wake)
-        self.handlers = ProjectionHandlers(self.sessions, on_events_committed=self.relay.wake)
-        self.add_consumers(subscriptions(self.handlers))
-        self.on_broker_started.append(self.handlers.request_replays_if_empty)
-
-    async def start(self) -> None:
-        await self.db.start()
-        await super().start()
-
-    async def stop(self) -> None:
-        await super().stop()
-        await self.db.close()
+    submissions: SubmissionWriter
+    verified_tokens: VerifiedTokens
+    handlers: ProjectionHandlers
 
 
-def build_runtime(settings: Settings | None = None) -> RequestsRuntime:
-    return RequestsRuntime(settings or Settings())
+def bootstrap(settings: Settings | None = None) -> ServiceRuntime[Parts]:
+    settings = settings or Settings()
+    runtime = ServiceRuntime(settings, SERVICE, repositories=Repositories,
+                             outbox_gather_seconds=settings.outbox_coalesce_ms / 1000)
+    runtime.parts = Parts(
+        submissions=SubmissionWriter(runtime.db, Repositories, settings.submission_group_max),
+        verified_tokens=VerifiedTokens(),
+        handlers=ProjectionHandlers(),
+    )
+    runtime.subscribe(subscriptions(runtime.parts.handlers))
+    runtime.on_broker_started.append(partial(request_replays, runtime.db.unit_of_work, only_for_empty=True))
+    return runtime

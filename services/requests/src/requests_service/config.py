@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 from pur_kit.config import ServiceSettings
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 
 class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="REQUESTS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REQUESTS_", env_file=".env", extra="ignore", populate_by_name=True)
 
     http_port: int = 8000
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/pur_requests"
 
-    # The HTTP paths use their own asyncpg pool (prepared statements, one connection per unit of
-    # work); the SQLAlchemy engine of the runtime serves the message handlers.
-    api_pool_size: int = Field(16, ge=1)
+    # The one asyncpg pool of the process (HTTP paths and message handlers). REQUESTS_API_POOL_SIZE,
+    # its name from when the HTTP paths had a pool of their own, is still read.
+    db_pool_size: int = Field(16, ge=1, validation_alias=AliasChoices("REQUESTS_DB_POOL_SIZE",
+                                                                      "REQUESTS_API_POOL_SIZE"))
     # Submissions that arrive while every connection is busy are written together, at most this
     # many per statement (1: always one by one). See service_layer/submission.py.
     submission_group_max: int = Field(64, ge=1, le=500)

@@ -41,14 +41,14 @@ async def test_login_lists_demo_identities_and_redirects_managers_to_the_directo
 
 
 async def test_without_dev_login_there_is_no_login_page_and_pages_answer_401(svc, cast):
-    svc.app.state.settings.dev_login = False
+    svc.runtime.settings.dev_login = False
     try:
         assert (await svc.client.get("/login")).status_code == 404
         assert (await svc.client.post("/login", data={"user_id": str(cast.manager_a.id)})).status_code == 404
         r = await svc.client.get("/manage-requests")
         assert r.status_code == 401 and "sign in" in r.text
     finally:
-        svc.app.state.settings.dev_login = True
+        svc.runtime.settings.dev_login = True
     r = await svc.client.get("/manage-requests?tab=done")
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fmanage-requests%3Ftab%3Ddone"
     svc.client.cookies.set(SESSION_COOKIE, "forged.token.value")

@@ -107,7 +107,7 @@ async def test_a_fresh_service_asks_for_settings_and_directory_replays(database_
     url = await database_factory("requests")
     await upgrade(Path(__file__).resolve().parents[2], url)
     app = create_app(Settings(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
-                              api_pool_size=2, db_pool_size=2))
+                              db_pool_size=2))
     async with EventSpy(rabbitmq_url, topology.exchange, ["*.replay.requested"]) as spy:
         async with app.state.runtime.lifespan(app):
             await spy.wait_for(2)

@@ -43,7 +43,7 @@ async def test_enabling_the_feature_is_applied_before_a_directory_backlog_drains
     url = await database_factory("requests")
     await upgrade(SERVICE_DIR, url)
     settings = Settings(database_url=url, rabbitmq_url=rabbitmq_url, events_namespace=topology.namespace,
-                        db_pool_size=4, api_pool_size=2, outbox_poll_seconds=1.0)
+                        db_pool_size=4, outbox_poll_seconds=1.0)
     await start_and_stop_once(settings)
     district = f"d{uuid.uuid4().hex[:8]}"
     world = World(rabbitmq_url, topology, asyncpg_dsn(url))

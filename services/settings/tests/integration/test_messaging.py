@@ -8,7 +8,7 @@ async def test_on_start_with_an_empty_directory_projection_the_service_asks_for_
     assert (kind, body["requested_by"], body["district_id"]) == ("directory.replay.requested", "settings", None)
 
     await svc.user(svc.new_district())  # the projection is no longer empty: a restart asks for nothing
-    assert await svc.app.state.handlers.request_directory_replay_if_empty() is False
+    assert await svc.runtime.parts.handlers.request_directory_replay_if_empty() is False
     await svc.drain()
     assert svc.published() == []
 

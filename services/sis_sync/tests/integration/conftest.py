@@ -5,17 +5,15 @@ import asyncio
 import io
 import json
 import uuid
-import weakref
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import aio_pika
 import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-from pur_contracts import DistrictSettings, DistrictSettingsChanged, Event, SisSyncSettings
+from pur_contracts import DistrictSettings, DistrictSettingsChanged, Event, SisSyncCompleted, SisSyncSettings
 from pur_kit.auth import mint_token
 from pur_kit.db import asyncpg_dsn
 from pur_kit.migrations import upgrade
@@ -43,7 +41,8 @@ class Harness:
         self.app = app
         self.client = client
         self.settings = settings
-        self.container = app.state.container
+        self.runtime = app.state.runtime
+        self.parts = self.runtime.parts
         self.rabbitmq_url = rabbitmq_url
         self.exchange = exchange
         self.system = system_headers(settings)
@@ -67,7 +66,7 @@ class Harness:
         r = await self.start_import(district, path, force=force)
         assert r.status_code == 202, r.text
         assert r.json()["status"] in ("queued", "running", expect)  # a broken export can fail before the reply
-        await self.container.runner.wait_idle()
+        await self.parts.runner.wait_idle()
         run = await self.run(r.json()["id"])
         assert run["status"] == expect, run
         return run
@@ -190,7 +189,7 @@ async def make_service(database_factory, module_database, rabbitmq_url, topology
                                "events_namespace": topology.namespace, "outbox_poll_seconds": 0.2,
                                "upload_dir": tmp_path / "uploads", **overrides})
         app = create_app(settings)
-        runtime = app.state.container.runtime
+        runtime = app.state.runtime
         await runtime.start()
         harness = Harness(app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
                                                  timeout=60), settings, rabbitmq_url, topology.exchange)
@@ -200,12 +199,12 @@ async def make_service(database_factory, module_database, rabbitmq_url, topology
 
     yield make
     for harness in reversed(harnesses):
-        await harness.container.runner.wait_idle()
+        await harness.parts.runner.wait_idle()
         # Publish everything this test wrote before stopping, so the next test's relay (same
         # database, other namespace) never sees it.
         await wait_until(harness.outbox_empty, timeout=20, message="the outbox drained")
         await harness.client.aclose()
-        await harness.container.runtime.stop()
+        await harness.runtime.stop()
 
 
 @pytest_asyncio.fixture
@@ -219,27 +218,27 @@ def pause_before_commit(monkeypatch):
     transaction, every write done and nothing committed, until they are cancelled.
 
     Writing the run's events is the last statement before COMMIT (`ImportPipeline._apply`), so the
-    wait follows it; it applies to the runs on connections that service's pipeline opens."""
-    paused = weakref.WeakSet()
-    add_events = imports.add_events_asyncpg
+    wait follows it; it applies to the runs of that service's pipeline."""
+    paused = set()
+    write_events = imports.write_events
 
-    async def add_events_then_wait(conn, events, correlation_id) -> None:
-        await add_events(conn, events, correlation_id)
-        if conn in paused:
+    async def write_events_then_wait(conn, events, correlation_id=None) -> None:
+        await write_events(conn, events, correlation_id)
+        if any(isinstance(e, SisSyncCompleted) and e.status == "succeeded" and e.run_id in paused for e in events):
             await asyncio.sleep(120)
 
-    monkeypatch.setattr(imports, "add_events_asyncpg", add_events_then_wait)
+    monkeypatch.setattr(imports, "write_events", write_events_then_wait)
 
     def pause(harness: Harness) -> None:
-        pipeline = harness.container.pipeline
-        connect = pipeline.connect
+        pipeline = harness.parts.pipeline
+        begin = pipeline.begin
 
-        async def connect_paused() -> asyncpg.Connection:
-            conn = await connect()
-            paused.add(conn)
-            return conn
+        async def begin_paused(*args, **kwargs) -> imports.StartedRun:
+            started = await begin(*args, **kwargs)
+            paused.add(started.run_id)
+            return started
 
-        monkeypatch.setattr(pipeline, "connect", connect_paused)
+        monkeypatch.setattr(pipeline, "begin", begin_paused)
 
     return pause
 

@@ -11,19 +11,21 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from pur_contracts import SisSyncCompleted
 from sis_sync_service.entrypoints.cli import main
 from sis_sync_service.service_layer import imports
 
 PAUSED = "paused_before_commit"
-add_events = imports.add_events_asyncpg
+write_events = imports.write_events
 
 
-async def add_events_then_wait(conn, events, correlation_id) -> None:
-    await add_events(conn, events, correlation_id)
-    print(PAUSED, file=sys.stderr, flush=True)
-    await asyncio.sleep(120)
+async def write_events_then_wait(conn, events, correlation_id=None) -> None:
+    await write_events(conn, events, correlation_id)
+    if any(isinstance(e, SisSyncCompleted) and e.status == "succeeded" for e in events):
+        print(PAUSED, file=sys.stderr, flush=True)
+        await asyncio.sleep(120)
 
 
 if __name__ == "__main__":
-    imports.add_events_asyncpg = add_events_then_wait
+    imports.write_events = write_events_then_wait
     sys.exit(main())

@@ -2,8 +2,6 @@
 keeps serving (the next good import succeeds)."""
 from __future__ import annotations
 
-import io
-import zipfile
 
 import pytest
 from sis_sync_service.adapters.oneroster.generator import generate_roster

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from pur_kit.auth import mint_token
 from sis_sync_service.adapters.oneroster.generator import generate_roster
 
 GUARDIAN_ROLES = {"parent", "guardian", "relative"}
@@ -128,7 +127,7 @@ async def test_a_district_admin_can_import_for_their_district(service, district,
     await grant(service, staff[0], {"district_admin": True})
     r = await service.start_import(district, roster, headers=service.person(staff[0]))
     assert r.status_code == 202, r.text
-    await service.container.runner.wait_idle()
+    await service.parts.runner.wait_idle()
     assert (await service.run(r.json()["id"]))["counts"]["unchanged"] == 62
 
 
@@ -138,7 +137,7 @@ async def test_uploads_may_be_raw_zip_bodies_and_larger_than_the_json_limit(serv
     r = await service.client.post(f"/api/v1/districts/{district}/sis-imports", content=padded,
                                   headers={**service.system, "Content-Type": "application/zip"})
     assert r.status_code == 202, r.text
-    await service.container.runner.wait_idle()
+    await service.parts.runner.wait_idle()
     assert (await service.run(r.json()["id"]))["status"] == "succeeded"
     r = await service.client.post(f"/api/v1/districts/{district}/sis-imports", content=b"x",
                                   headers={**service.system, "Content-Type": "text/plain"})

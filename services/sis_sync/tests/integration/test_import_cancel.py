@@ -73,7 +73,7 @@ async def test_only_the_system_or_a_district_administrator_may_cancel(make_servi
     r = await service.client.put(f"/api/v1/directory/users/{admin['id']}/permissions",
                                  json={"district_admin": True}, headers=service.system)
     assert r.status_code == 200, r.text
-    live = await service.container.pipeline.begin(district, source="cli", source_name="held.zip")
+    live = await service.parts.pipeline.begin(district, source="cli", source_name="held.zip")
     try:
         r = await service.client.post(f"/api/v1/sis-imports/{live.run_id}/cancel", headers=service.person(other))
         assert r.status_code == 404  # like reading it: the run's existence does not leak
@@ -82,7 +82,7 @@ async def test_only_the_system_or_a_district_administrator_may_cancel(make_servi
         assert r.status_code == 202, r.text
         assert r.json()["status"] == "queued"
     finally:
-        await live.conn.close()
+        await live.release()
     assert (await service.run(str(live.run_id)))["status"] == "queued"
 
     async def cancelled() -> bool:  # its owner died: a request fails it on the spot (once PostgreSQL noticed)
@@ -117,7 +117,7 @@ async def test_the_cli_cancels_an_import_that_another_process_is_running(
     assert out.decode().splitlines() == [f"run {run_id}: failed",
                                          "  cancelled by an operator (CLI); nothing was changed"]
     assert await service.directory_snapshot() == before
-    await stuck.container.runner.wait_idle()
+    await stuck.parts.runner.wait_idle()
 
     process = await asyncio.create_subprocess_exec(
         CLI, "cancel-import", run_id, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

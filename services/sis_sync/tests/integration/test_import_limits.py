@@ -33,9 +33,9 @@ async def test_a_zip_of_millions_of_blank_lines_imports_its_rows_and_counts_no_b
     service = await make_service(max_zip_ratio=0)  # the ratio guard would refuse this zip (test_broken_exports)
     path = tmp_path / "blank.zip"
     path.write_bytes(with_blank_lines(service, roster, 20_000_000))
-    started = await service.container.pipeline.begin(district, source="cli", source_name=path.name)
+    started = await service.parts.pipeline.begin(district, source="cli", source_name=path.name)
     progress = []
-    outcome = await service.container.pipeline.execute(started, path, lambda *p: progress.append(p))
+    outcome = await service.parts.pipeline.execute(started, path, lambda *p: progress.append(p))
     assert outcome.status == "succeeded", outcome.failure
     assert outcome.counts.as_dict() == {"created": 35, "updated": 0, "unchanged": 0, "deactivated": 0, "rejected": 0}
     # The progress total counts lines with something on them (35 rows, one spanning two lines), not 20 million.

@@ -184,8 +184,8 @@ async def test_oneroster_1_2_exports_and_folders_import_like_zipped_1_1_ones(ser
     assert all(u["school_ids"] for u in users)  # from roles.csv / primaryOrgSourcedId
 
     folder = generate_roster(tmp_path / "folder", schools=2, students=10, parents=6, staff=4, seed=9, as_zip=False)
-    started = await service.container.pipeline.begin(district + "f", source="cli", source_name="folder")
-    outcome = await service.container.pipeline.execute(started, folder)
+    started = await service.parts.pipeline.begin(district + "f", source="cli", source_name="folder")
+    outcome = await service.parts.pipeline.execute(started, folder)
     assert outcome.status == "succeeded" and outcome.counts.created == 20
 
 

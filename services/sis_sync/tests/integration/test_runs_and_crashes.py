@@ -23,14 +23,14 @@ def roster(tmp_path_factory):
 
 async def test_a_second_run_for_the_same_district_gets_409_and_a_crashed_runs_slot_is_freed(
         service, district, roster):
-    live = await service.container.pipeline.begin(district, source="cli", source_name="held.zip")
+    live = await service.parts.pipeline.begin(district, source="cli", source_name="held.zip")
     try:
         r = await service.start_import(district, roster)
         assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
         other = await service.import_roster(district + "x", roster)  # other districts are not blocked
         assert other["counts"]["created"] == 80
     finally:
-        await live.conn.close()  # its owner dies: the run is orphaned, still "queued"
+        await live.release()  # its owner lets go of it: the run is orphaned, still "queued"
     assert (await service.run(str(live.run_id)))["status"] == "queued"
 
     run = await service.import_roster(district, roster)  # sweeps the orphan, then runs
@@ -40,15 +40,15 @@ async def test_a_second_run_for_the_same_district_gets_409_and_a_crashed_runs_sl
 
 
 async def test_the_periodic_sweep_fails_orphans_but_never_a_live_run(service, district, roster):
-    live = await service.container.pipeline.begin(district, source="cli")
-    orphan = await service.container.pipeline.begin(district + "o", source="cli")
-    await orphan.conn.close()
+    live = await service.parts.pipeline.begin(district, source="cli")
+    orphan = await service.parts.pipeline.begin(district + "o", source="cli")
+    await orphan.release()
     try:
-        assert await service.container.runner.sweep_orphans() >= 1
+        assert await service.parts.runner.sweep_orphans() >= 1
         assert (await service.run(str(live.run_id)))["status"] == "queued"
         assert (await service.run(str(orphan.run_id)))["status"] == "failed"
     finally:
-        await live.conn.close()
+        await live.release()
 
 
 async def test_a_process_killed_during_apply_leaves_the_directory_as_it_was_and_the_next_run_succeeds(
@@ -79,7 +79,7 @@ async def test_a_process_killed_during_apply_leaves_the_directory_as_it_was_and_
         assert crashed["status"] == "running" and crashed["phase"] == "applying"
 
         # PostgreSQL ends the killed client's session (rolling back, releasing its run lock) on its own
-        await wait_until(service.container.runner.sweep_orphans, message="the killed run's session to end")
+        await wait_until(service.parts.runner.sweep_orphans, message="the killed run's session to end")
         run = await service.import_roster(district, changed)
         assert run["counts"] == {"created": 0, "updated": 80, "unchanged": 0, "deactivated": 0, "rejected": 0}
         assert await service.run_events(spy, crashed["id"]) == []  # the killed run published nothing

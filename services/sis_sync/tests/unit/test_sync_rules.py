@@ -2,7 +2,7 @@ import os
 import time
 
 from sis_sync_service.adapters.drop_folder import newest_exports
-from sis_sync_service.domain.sync_rules import contact_value, mass_deactivation_refusal
+from sis_sync_service.domain.sync_rules import mass_deactivation_refusal
 
 
 def test_deactivating_more_than_the_threshold_is_refused_unless_forced():
@@ -14,17 +14,6 @@ def test_deactivating_more_than_the_threshold_is_refused_unless_forced():
 
 def test_a_district_without_active_users_has_nothing_to_protect():
     assert mass_deactivation_refusal(0, 0, 0.2, forced=False) is None
-
-
-def test_contact_fields_follow_the_sis_only_while_auto_update_is_on():
-    assert contact_value(True, "sis@x.org", "mine@x.org", self_edited=True) == "sis@x.org"
-    assert contact_value(False, "sis@x.org", "mine@x.org", self_edited=True) == "mine@x.org"
-    assert contact_value(False, "sis@x.org", "old@x.org", self_edited=False) == "old@x.org"
-
-
-def test_an_empty_contact_field_is_filled_from_the_sis_unless_its_owner_cleared_it():
-    assert contact_value(False, "sis@x.org", None, self_edited=False) == "sis@x.org"
-    assert contact_value(False, "sis@x.org", None, self_edited=True) is None
 
 
 def test_the_drop_folder_offers_each_districts_newest_settled_zip(tmp_path):

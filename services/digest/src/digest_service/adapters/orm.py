@@ -7,8 +7,6 @@ from pur_kit.messaging_tables import inbox_table, outbox_table
 from sqlalchemy import Boolean, Column, Date, DateTime, Integer, String, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY
 
-CONSUMER = "digest.main"
-
 metadata = make_metadata()
 OUTBOX = outbox_table(metadata)
 INBOX = inbox_table(metadata)

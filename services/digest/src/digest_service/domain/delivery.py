@@ -13,8 +13,9 @@ unique, so no second email can ever follow; 'unknown' is never retried (at most 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 
 class DeliveryStatus(StrEnum):
@@ -77,3 +78,14 @@ def after_attempt(outcome: SendOutcome, attempts: int, now: datetime, policy: Re
 def classify_smtp_code(code: int) -> SendResult:
     """RFC 5321: 4yz is a transient negative reply, 5yz a permanent one."""
     return SendResult.TRANSIENT if 400 <= code < 500 else SendResult.PERMANENT
+
+
+@dataclass(frozen=True, slots=True)
+class DueRetry:
+    """A delivery whose backoff is over, claimed again for its next attempt."""
+
+    id: UUID
+    district_id: str
+    recipient_id: UUID
+    local_date: date
+    attempts: int   # including the attempt about to be made

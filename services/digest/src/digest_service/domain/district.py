@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
 
-from .schedule import DigestSchedule, InvalidSchedule
+from .errors import DateInFuture
+from .schedule import DigestSchedule, InvalidSchedule, local_date_of
 
 
 @dataclass
@@ -31,3 +33,14 @@ class District:
         if self.schedule is None:
             return "invalid_schedule"
         return None
+
+
+def zone_of(district: District | None) -> tzinfo:
+    """The district's time zone; UTC for a district without (usable) settings."""
+    return district.schedule.zone if district is not None and district.schedule is not None else UTC
+
+
+def check_run_date(district: District | None, day: date, now: datetime) -> None:
+    """A run may be asked for today or a past local date of the district, never a future one."""
+    if day > local_date_of(now, zone_of(district)):
+        raise DateInFuture()

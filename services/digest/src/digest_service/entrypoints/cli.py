@@ -10,7 +10,11 @@ from datetime import date
 from pur_kit import cli
 from pur_kit.logging import configure_logging
 
+from ..bootstrap import bootstrap
 from ..config import Settings
+from ..domain.errors import DomainError
+from ..service_layer.digests import OPERATOR
+from ..service_layer.reports import run_answer
 
 
 async def migrate(settings: Settings) -> None:
@@ -18,25 +22,15 @@ async def migrate(settings: Settings) -> None:
 
 
 async def run(settings: Settings, district: str | None, day: date | None, dry_run: bool) -> dict:
-    """The same run as `POST /api/v1/digests/run` by the operator; `digest.sent` events wait in the
-    outbox until a serving instance's relay publishes them."""
-    from ..adapters import store
-    from ..bootstrap import build_runner
-
-    runner = build_runner(settings)
-    await runner.db.start()
+    """The same run as `POST /api/v1/digests/run` by the operator. Only the database pool is
+    started: `digest.sent` events wait in the outbox until a serving instance's relay publishes them."""
+    runtime = bootstrap(settings)
+    await runtime.db.start()
     try:
-        async with runner.db.acquire() as conn:
-            districts = [district] if district else [r["district_id"] for r in await conn.fetch(store.ALL_DISTRICTS)]
-        reports = [await runner.run(d, day, dry_run=dry_run) for d in districts]
+        reports = await runtime.parts.digests.run(OPERATOR, district, day, dry_run=dry_run)
     finally:
-        await runner.mailer.close()
-        await runner.db.close()
-    if dry_run:
-        return {"emails": [email for r in reports for email in r.emails]}
-    return {"sent": sum(r.sent for r in reports), "skipped": sum(r.skipped for r in reports),
-            "retrying": sum(r.retrying for r in reports), "failed": sum(r.failed for r in reports),
-            "runs": [r.summary() for r in reports]}
+        await runtime.stop()
+    return run_answer(reports, dry_run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create the database if needed and apply migrations")
     run_parser = sub.add_parser("run", help="send (or preview) the digest now; prints a JSON summary")
     run_parser.add_argument("--district", help="one district (default: every district)")
-    run_parser.add_argument("--date", type=date.fromisoformat, help="local date YYYY-MM-DD (default: today there)")
+    run_parser.add_argument("--date", type=date.fromisoformat,
+                            help="local date YYYY-MM-DD, today or earlier there (default: today there)")
     run_parser.add_argument("--dry-run", action="store_true", help="render the emails, send and claim nothing")
     args = parser.parse_args(argv)
     settings = Settings()
@@ -57,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "migrate":
         asyncio.run(migrate(settings))
     else:
-        result = asyncio.run(run(settings, args.district, args.date, args.dry_run))
+        try:
+            result = asyncio.run(run(settings, args.district, args.date, args.dry_run))
+        except DomainError as refusal:
+            print(f"pur-digest run: {refusal}", file=sys.stderr)
+            return 2
         json.dump(result, sys.stdout, indent=2)
         sys.stdout.write("\n")
     return 0

@@ -1,5 +1,5 @@
-"""Every message this service consumes and its handler: the queue `<ns>.digest.main` is bound to
-exactly these routing keys in pur_contracts.topology.SUBSCRIPTIONS."""
+"""Every message this service consumes and its handler: the queues `<ns>.digest.settings` and
+`<ns>.digest.main` are bound to exactly these routing keys in pur_contracts.topology.SUBSCRIPTIONS."""
 from __future__ import annotations
 
 from pur_contracts import (
@@ -12,11 +12,12 @@ from pur_contracts import (
     RequestRestored,
     RequestSubmitted,
 )
+from pur_kit.runtime import UowHandler
 
 from ..service_layer.projections import ProjectionHandlers
 
 
-def subscriptions(handlers: ProjectionHandlers) -> dict:
+def subscriptions(handlers: ProjectionHandlers) -> dict[type, UowHandler]:
     return {
         DistrictSettingsChanged: handlers.settings_changed,
         DirectoryUserUpserted: handlers.user_changed,

@@ -1,33 +1,20 @@
-"""Who is calling, and which districts they may run digests for (decided from our projection)."""
+"""What the routes get from the request: the caller, and the runtime's parts."""
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 from pur_kit.auth import Principal, principal_dependency
-from pur_kit.errors import forbidden, not_found
+from pur_kit.runtime import ServiceRuntime
 
-from .. import views
-from ..adapters.db import Database
+from ..bootstrap import Parts
 
-current_principal = principal_dependency(lambda request: request.app.state.settings.jwt_secret)
-
-
-def database(request: Request) -> Database:
-    return request.app.state.runtime.db
+current_principal = principal_dependency(lambda request: request.app.state.runtime.settings.jwt_secret)
 
 
-async def district_in_reach(db: Database, caller: Principal, district_id: str | None) -> str | None:
-    """The district the caller may act on (None: the operator asked for every district).
+def runtime_of(request: Request) -> ServiceRuntime[Parts]:
+    return request.app.state.runtime
 
-    A person acts on their own district only, and only as its district administrator; naming
-    another district is a 404, so its existence does not leak.
-    """
-    async with db.acquire() as conn:
-        if caller.is_system:
-            if district_id is not None and not await views.district_exists(conn, district_id):
-                raise not_found("no such district")
-            return district_id
-        if district_id is not None and district_id != caller.district_id:
-            raise not_found("no such district")
-        if await views.district_admin_of(conn, caller.user_id) != caller.district_id:
-            raise forbidden("only a district administrator of this district can run or read its digests")
-        return caller.district_id
+
+Caller = Annotated[Principal, Depends(current_principal)]
+Runtime = Annotated[ServiceRuntime[Parts], Depends(runtime_of)]

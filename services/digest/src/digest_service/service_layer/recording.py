@@ -1,10 +1,12 @@
 """Recording the outcomes of a run in batches.
 
 Workers hand over each outcome and go on with the next recipient; outcomes are written together
-(one statement and one commit per batch, at most `delay` after the first one) instead of one
-transaction per email. Each delivery's status still commits together with its `digest.sent`
-outbox row. Until its batch commits, a sent delivery is 'claimed' in the database: a crash in that
-window (tens of milliseconds) leaves it 'unknown', exactly like a crash right after the SMTP reply.
+(one unit of work per batch, at most `delay` after the first one) instead of one transaction per
+email: a transaction that writes outbox rows notifies the relay at commit, and PostgreSQL
+serializes notifying commits through one database-wide lock. Each delivery's status still commits
+together with its `digest.sent` event. Until its batch commits, a sent delivery is 'claimed' in the
+database: a crash in that window (tens of milliseconds) leaves it 'unknown', exactly like a crash
+right after the SMTP reply.
 """
 from __future__ import annotations
 
@@ -16,17 +18,16 @@ from uuid import UUID
 from pur_contracts import Event
 from pur_kit.logging import get_logger
 
-from ..adapters import store
-from ..adapters.db import Database
+from ..adapters.repositories import UnitOfWorkFactory
 from ..domain.delivery import NextState
 
 log = get_logger(__name__)
 
 
 class OutcomeRecorder:
-    def __init__(self, db: Database, clock: Callable[[], datetime], *, batch_size: int = 100,
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Callable[[], datetime], *, batch_size: int = 100,
                  delay: float = 0.02) -> None:
-        self.db = db
+        self.unit_of_work = unit_of_work
         self.clock = clock
         self.batch_size = batch_size
         self.delay = delay
@@ -58,6 +59,7 @@ class OutcomeRecorder:
         return task
 
     async def _flush_soon(self) -> None:
+        """The batching window: outcomes handed over meanwhile share the first one's commit."""
         await asyncio.sleep(self.delay)
         self._timer = None
         await self._flush()
@@ -67,8 +69,12 @@ class OutcomeRecorder:
         if not batch:
             return
         try:
-            async with self.db.acquire() as conn:
-                await store.record_outcomes(conn, batch, self.clock())
+            async with self.unit_of_work() as uow:
+                recorded = await uow.repos.deliveries.record_outcomes([o[:3] for o in batch], self.clock())
+                # only a delivery still open (claimed, or called unknown by the sweeper) is recorded and announced
+                uow.publish_all(event for delivery_id, _, _, event in batch
+                                if event is not None and delivery_id in recorded)
+                await uow.commit()
         except Exception as exc:
             self.failed += len(batch)
             log.error("digest_outcomes_not_recorded", deliveries=len(batch), error=type(exc).__name__)

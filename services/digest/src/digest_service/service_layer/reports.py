@@ -35,3 +35,12 @@ class RunReport:
         return {"district_id": self.district_id, "local_date": self.local_date.isoformat() if self.local_date else None,
                 "status": self.status, "sent": self.sent, "skipped": self.skipped, "retrying": self.retrying,
                 "failed": self.failed, "errors": self.errors, "deliveries": self.deliveries}
+
+
+def run_answer(reports: list[RunReport], dry_run: bool) -> dict[str, Any]:
+    """What the API and the CLI answer: the previewed emails, or the totals and each district's run."""
+    if dry_run:
+        return {"emails": [email for r in reports for email in r.emails]}
+    return {"sent": sum(r.sent for r in reports), "skipped": sum(r.skipped for r in reports),
+            "retrying": sum(r.retrying for r in reports), "failed": sum(r.failed for r in reports),
+            "runs": [r.summary() for r in reports]}

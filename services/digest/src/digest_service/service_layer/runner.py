@@ -2,9 +2,13 @@
 claims a dead process left behind.
 
 Per recipient: select (per scope, shared within the run) → render → **claim (committed)** → send →
-record the outcome with its `digest.sent` outbox row (batched, recording.py). The claim is the
+record the outcome with its `digest.sent` event (batched, recording.py). The claim is the
 unique (recipient, local date) row, so replicas, restarts and manual runs can never send twice;
 a claim whose outcome was never recorded becomes 'unknown' and is not sent again.
+
+A run's workers each hold one pooled connection for their share of recipients, where every
+statement is its own transaction (the claim must commit before the email leaves); the steps around
+them (starting and completing the run, its lease, the outcome batches) are units of work.
 """
 from __future__ import annotations
 
@@ -22,11 +26,10 @@ from prometheus_client import Counter
 from pur_contracts import DigestSent
 from pur_kit.logging import get_logger
 
-from ..adapters import store
-from ..adapters.db import Database
-from ..adapters.render import DigestRenderer, InvalidAddress
+from ..adapters.render import DigestRenderer, InvalidAddress, RenderedEmail
 from ..adapters.smtp import Mailer, OutgoingMail
-from ..domain.delivery import DeliveryStatus, NextState, RetryPolicy, SendOutcome, after_attempt
+from ..adapters.repositories import HeldRepositories, Repositories, UnitOfWorkFactory
+from ..domain.delivery import DeliveryStatus, DueRetry, NextState, RetryPolicy, SendOutcome, after_attempt
 from ..domain.digest import DigestContent, Recipient, new_since_from_listing
 from ..domain.district import District
 from ..domain.schedule import local_date_of
@@ -58,10 +61,13 @@ class _Run:
 
 
 class DigestRunner:
-    def __init__(self, db: Database, mailer: Mailer, renderer: DigestRenderer, *, clock: Clock, owner: str,
+    def __init__(self, unit_of_work: UnitOfWorkFactory, held_repositories: HeldRepositories, mailer: Mailer,
+                 renderer: DigestRenderer, *, events_committed: Callable[[], None], clock: Clock, owner: str,
                  policy: RetryPolicy, max_listed: int, concurrency: int, claim_timeout: timedelta,
                  run_lease: timedelta) -> None:
-        self.db = db
+        self.unit_of_work = unit_of_work
+        self.held_repositories = held_repositories
+        self.events_committed = events_committed   # wakes the outbox relay after a statement wrote events
         self.mailer = mailer
         self.renderer = renderer
         self.clock = clock
@@ -73,42 +79,36 @@ class DigestRunner:
         self.run_lease = run_lease
 
     # --- runs ----------------------------------------------------------------------------------
-    async def load_district(self, district_id: str, conn=None) -> District | None:
-        if conn is None:
-            async with self.db.acquire() as conn:
-                return await self.load_district(district_id, conn)
-        row = await conn.fetchrow(store.DISTRICT, district_id)
-        return District.from_row(row) if row else None
-
     async def run(self, district_id: str, local_date: date | None = None, *, dry_run: bool = False,
                   scheduled_run_id: UUID | None = None) -> RunReport:
         """Digests of one district for `local_date` (default: today there), now, whatever the hour."""
         started = time.perf_counter()
         report = RunReport(district_id)
-        district = await self.load_district(district_id)
-        if district is None:
-            report.status = "feature_disabled"  # no settings published yet: the feature is off by default
-            return report
-        if refusal := district.refusal():
-            report.status = refusal
-            if scheduled_run_id is not None:
-                async with self.db.acquire() as conn:
-                    await store.complete_run(conn, scheduled_run_id, self.clock(), 0, 0, 0)
-            return report
-        report.local_date = local_date or local_date_of(self.clock(), district.schedule.zone)
-        async with self.db.acquire() as conn:
-            names = await store.school_names(conn, district_id)
-            recipients = await store.recipients(conn, district_id, report.local_date)
+        async with self.unit_of_work() as uow:
+            district = await uow.repos.directory.district(district_id)
+            if district is None:
+                report.status = "feature_disabled"  # no settings published yet: the feature is off by default
+                return report
+            if refusal := district.refusal():
+                report.status = refusal
+                if scheduled_run_id is not None:
+                    await uow.repos.runs.complete(scheduled_run_id, self.clock(), 0, 0, 0)
+                    await uow.commit()
+                return report
+            report.local_date = local_date or local_date_of(self.clock(), district.schedule.zone)
+            names = await uow.repos.directory.school_names(district_id)
+            recipients = await uow.repos.directory.recipients(district_id, report.local_date)
             run_id = scheduled_run_id
             if run_id is None and not dry_run:
                 run_id = uuid4()
-                await store.start_manual_run(conn, run_id, district_id, report.local_date, self.owner, self.clock())
+                await uow.repos.runs.start_manual(run_id, district_id, report.local_date, self.owner, self.clock())
+            await uow.commit()
         run = _Run(district, report.local_date, run_id, dry_run, names, report,
                    Selection(district_id, self.max_listed, self.clock),
-                   None if dry_run else OutcomeRecorder(self.db, self.clock))
+                   None if dry_run else OutcomeRecorder(self.unit_of_work, self.clock))
         keeper = asyncio.create_task(self._keep_lease(scheduled_run_id)) if scheduled_run_id else None
         try:
-            report.errors = await self._for_each(recipients, lambda conn, r: self._deliver(conn, run, r))
+            report.errors = await self._for_each(recipients, lambda repos, r: self._deliver(repos, run, r))
             if run.recorder is not None:
                 await run.recorder.close()
                 report.errors += run.recorder.failed
@@ -120,17 +120,19 @@ class DigestRunner:
         # A scheduled run with errors stays open: once its lease ends a tick runs it again, and
         # the claims make sure that only the recipients it missed get their digest.
         if run_id is not None and not (report.errors and scheduled_run_id):
-            async with self.db.acquire() as conn:
-                await store.complete_run(conn, run_id, self.clock(), report.sent, report.skipped,
-                                         report.failed + report.retrying)
+            async with self.unit_of_work() as uow:
+                await uow.repos.runs.complete(run_id, self.clock(), report.sent, report.skipped,
+                                              report.failed + report.retrying)
+                await uow.commit()
         log.info("digest_run", district_id=district_id, local_date=report.local_date.isoformat(), dry_run=dry_run,
                  trigger="schedule" if scheduled_run_id else "manual", recipients=len(recipients), sent=report.sent,
                  skipped=report.skipped, retrying=report.retrying, failed=report.failed, errors=report.errors,
                  ms=round((time.perf_counter() - started) * 1000, 1))
         return report
 
-    async def _for_each(self, items: list, work: Callable[[Any, Any], Awaitable[None]]) -> int:
-        """Up to `concurrency` workers, each holding one database connection for its share.
+    async def _for_each(self, items: list, work: Callable[[Repositories, Any], Awaitable[None]]) -> int:
+        """Up to `concurrency` workers, each holding one database connection for its share
+        (`held_repositories`).
 
         One recipient's unexpected error is logged and counted, never allowed to cancel the sends
         of the others (a send cut short between claim and record would end up 'unknown').
@@ -142,10 +144,10 @@ class DigestRunner:
 
         async def worker() -> None:
             nonlocal errors
-            async with self.db.acquire() as conn:
+            async with self.held_repositories() as repos:
                 while not queue.empty():
                     try:
-                        await work(conn, queue.get_nowait())
+                        await work(repos, queue.get_nowait())
                     except Exception as exc:
                         errors += 1
                         log.warning("digest_recipient_failed", error=type(exc).__name__)
@@ -161,10 +163,11 @@ class DigestRunner:
     async def _keep_lease(self, run_id: UUID) -> None:
         while True:
             await asyncio.sleep(self.run_lease.total_seconds() / 3)
-            async with self.db.acquire() as conn:
-                await store.renew_run(conn, run_id, self.owner, self.clock() + self.run_lease)
+            async with self.unit_of_work() as uow:
+                await uow.repos.runs.renew(run_id, self.owner, self.clock() + self.run_lease)
+                await uow.commit()
 
-    async def _deliver(self, conn, run: _Run, recipient: Recipient) -> None:
+    async def _deliver(self, repos: Repositories, run: _Run, recipient: Recipient) -> None:
         report = run.report
 
         def skip(reason: str) -> None:
@@ -176,7 +179,7 @@ class DigestRunner:
             return skip("already_delivered")
         if not recipient.email:
             return skip("no_email")
-        content = await self._content(conn, run.district.district_id, recipient, run.local_date, run.selection)
+        content = await self._content(repos, run.district.district_id, recipient, run.local_date, run.selection)
         if content.is_empty:
             return skip("nothing_new")
         delivery_id = uuid4()
@@ -193,8 +196,8 @@ class DigestRunner:
                 "already_delivered": recipient.delivered_on_date,
             })
             return None
-        claimed = await store.claim(
-            conn, delivery_id=delivery_id, district_id=recipient.district_id, recipient_id=recipient.id,
+        claimed = await repos.deliveries.claim(
+            delivery_id=delivery_id, district_id=recipient.district_id, recipient_id=recipient.id,
             local_date=run.local_date, request_ids=rendered.request_ids, total_open=content.total_open,
             new_count=content.new_since_last, content_as_of=content.as_of, now=self.clock(),
             message_id=self.renderer.message_id(delivery_id), run_id=run.run_id)
@@ -208,13 +211,13 @@ class DigestRunner:
                                   "status": state.status.value, "reason": None, "request_count": content.total_open})
         return None
 
-    async def _content(self, conn, district_id: str, recipient: Recipient, local_date: date,
+    async def _content(self, repos: Repositories, district_id: str, recipient: Recipient, local_date: date,
                        selection: Selection) -> DigestContent:
         key = recipient.scope_key
-        as_of, view = await selection.view(conn, key)
+        as_of, view = await selection.view(repos.scopes, key)
         new = new_since_from_listing(view, recipient.last_digest_at)
         if new is None:
-            new = await store.count_new_since(conn, district_id, key, recipient.last_digest_at)
+            new = await repos.scopes.count_new_since(district_id, key, recipient.last_digest_at)
         return DigestContent(recipient=recipient, local_date=local_date, as_of=as_of, total_open=view.total_open,
                              new_since_last=new, oldest_submitted_at=view.oldest_submitted_at, requests=view.newest)
 
@@ -237,43 +240,55 @@ class DigestRunner:
     # --- retries and stale claims ------------------------------------------------------------
     async def retry_due(self) -> int:
         """Send again the deliveries whose transient failure's backoff is over."""
-        async with self.db.acquire() as conn:
-            rows = await store.claim_due_retries(conn, self.clock(), RETRY_BATCH)
-        if rows:
-            await self._for_each(list(rows), self._retry)
-        return len(rows)
+        async with self.unit_of_work() as uow:
+            due = await uow.repos.deliveries.claim_due_retries(self.clock(), RETRY_BATCH)
+            await uow.commit()
+        if due:
+            await self._for_each(due, self._retry)
+        return len(due)
 
-    async def _retry(self, conn, row) -> None:
-        district = await self.load_district(row["district_id"], conn)
+    async def _retry(self, repos: Repositories, due: DueRetry) -> None:
+        prepared = await self._prepare_retry(repos, due)
+        if prepared is None:
+            return
+        content, rendered = prepared
+        outcome = await self.mailer.send(OutgoingMail(self.renderer.envelope_from, rendered.to, rendered.data))
+        state = self._after(due.id, due.attempts, outcome)
+        event = self._sent_event(due.id, content, state)
+        # A retry lists what is New now: its content is recorded along with the outcome.
+        await repos.deliveries.record_outcome(due.id, state, now=self.clock(), request_ids=rendered.request_ids,
+                                              total_open=content.total_open, new_count=content.new_since_last,
+                                              content_as_of=content.as_of, event=event)
+        if event is not None:
+            self.events_committed()
+
+    async def _prepare_retry(self, repos: Repositories, due: DueRetry) -> tuple[DigestContent, RenderedEmail] | None:
+        """The content and email of a retry, or None when it was cancelled instead."""
+        district = await repos.directory.district(due.district_id)
         refusal = "feature_disabled" if district is None else district.refusal()
         if refusal:
-            return await store.cancel(conn, row["id"], refusal, self.clock())
-        recipient = await store.recipient(conn, row["recipient_id"], row["local_date"])
+            return await repos.deliveries.cancel(due.id, refusal, self.clock())
+        recipient = await repos.directory.recipient(due.recipient_id, due.local_date)
         if recipient is None or not recipient.email:
-            return await store.cancel(conn, row["id"], "no longer an active Users Manager", self.clock())
+            return await repos.deliveries.cancel(due.id, "no longer an active Users Manager", self.clock())
         selection = Selection(district.district_id, self.max_listed, self.clock)
-        content = await self._content(conn, district.district_id, recipient, row["local_date"], selection)
+        content = await self._content(repos, district.district_id, recipient, due.local_date, selection)
         if content.is_empty:
-            return await store.cancel(conn, row["id"], "nothing New any more", self.clock())
-        names = await store.school_names(conn, district.district_id)
+            return await repos.deliveries.cancel(due.id, "nothing New any more", self.clock())
+        names = await repos.directory.school_names(district.district_id)
         try:
             rendered = self.renderer.render(content, school_names=names, zone=district.schedule.zone,
-                                            delivery_id=row["id"], now=self.clock())
+                                            delivery_id=due.id, now=self.clock())
         except InvalidAddress:
-            return await store.cancel(conn, row["id"], "invalid email address", self.clock())
-        outcome = await self.mailer.send(OutgoingMail(self.renderer.envelope_from, rendered.to, rendered.data))
-        state = self._after(row["id"], row["attempts"], outcome)
-        # A retry lists what is New now: its content is recorded along with the outcome.
-        await store.record_outcome(conn, row["id"], state, now=self.clock(), request_ids=rendered.request_ids,
-                                   total_open=content.total_open, new_count=content.new_since_last,
-                                   content_as_of=content.as_of, event=self._sent_event(row["id"], content, state))
-        return None
+            return await repos.deliveries.cancel(due.id, "invalid email address", self.clock())
+        return content, rendered
 
     async def sweep_stale_claims(self) -> int:
         """Claims whose outcome was never recorded (the process died mid-send) become 'unknown'."""
         now = self.clock()
-        async with self.db.acquire() as conn:
-            count = await store.mark_stale_claims_unknown(conn, now - self.claim_timeout, now)
+        async with self.unit_of_work() as uow:
+            count = await uow.repos.deliveries.mark_stale_claims_unknown(now - self.claim_timeout, now)
+            await uow.commit()
         if count:
             DELIVERIES.labels(DeliveryStatus.UNKNOWN.value).inc(count)
             log.warning("digest_claims_unknown", count=count)

@@ -15,10 +15,9 @@ from uuid import uuid4
 
 from pur_kit.logging import get_logger
 
-from ..adapters import store
-from ..adapters.db import Database
-from ..domain.schedule import due_local_date
+from ..adapters.repositories import UnitOfWorkFactory
 from ..domain.district import District
+from ..domain.schedule import due_local_date
 from .reports import RunReport
 from .runner import Clock, DigestRunner
 
@@ -33,9 +32,9 @@ class TickReport:
 
 
 class Scheduler:
-    def __init__(self, db: Database, runner: DigestRunner, *, clock: Clock, owner: str, grace: timedelta,
-                 run_lease: timedelta, tick_seconds: float) -> None:
-        self.db = db
+    def __init__(self, unit_of_work: UnitOfWorkFactory, runner: DigestRunner, *, clock: Clock, owner: str,
+                 grace: timedelta, run_lease: timedelta, tick_seconds: float) -> None:
+        self.unit_of_work = unit_of_work
         self.runner = runner
         self.clock = clock
         self.owner = owner
@@ -48,10 +47,9 @@ class Scheduler:
         report = TickReport()
         report.unknown = await self.runner.sweep_stale_claims()
         report.retried = await self.runner.retry_due()
-        async with self.db.acquire() as conn:
-            rows = await conn.fetch(store.DIGEST_DISTRICTS)
-        for row in rows:
-            district = District.from_row(row)
+        async with self.unit_of_work() as uow:
+            districts = await uow.repos.directory.digest_districts()
+        for district in districts:
             if district.schedule is None:
                 self._warn_once(district)
                 continue
@@ -61,12 +59,13 @@ class Scheduler:
         return report
 
     async def _run_if_ours(self, district: District, local_date: date) -> RunReport | None:
-        async with self.db.acquire() as conn:
-            if await store.scheduled_run_done(conn, district.district_id, local_date):
+        async with self.unit_of_work() as uow:
+            if await uow.repos.runs.scheduled_run_done(district.district_id, local_date):
                 return None
             now = self.clock()
-            run_id = await store.acquire_scheduled_run(conn, uuid4(), district.district_id, local_date, self.owner,
-                                                       now, now + self.run_lease)
+            run_id = await uow.repos.runs.acquire_scheduled(uuid4(), district.district_id, local_date, self.owner,
+                                                            now, now + self.run_lease)
+            await uow.commit()
         if run_id is None:
             return None  # another replica holds the lease
         return await self.runner.run(district.district_id, local_date, scheduled_run_id=run_id)

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from ..adapters import store
+from ..adapters.scopes import Scopes
 from ..domain.digest import EMPTY_VIEW, ScopeView, union_view
 
 Clock = Callable[[], datetime]
@@ -24,30 +24,30 @@ class Selection:
         self.clock = clock
         self._memo: dict[tuple, asyncio.Future] = {}
 
-    async def view(self, conn, scope_key: tuple) -> tuple[datetime, ScopeView]:
+    async def view(self, scopes: Scopes, scope_key: tuple) -> tuple[datetime, ScopeView]:
         """(when it was selected, the view) of a recipient's `scope_key`."""
         if scope_key[0] == "district":
-            return await self._once(scope_key, lambda: self._district(conn))
+            return await self._once(scope_key, lambda: self._district(scopes))
         schools = scope_key[1:]
         if not schools:
             return self.clock(), EMPTY_VIEW
         if len(schools) == 1:
-            return await self._once(scope_key, lambda: self._school(conn, schools[0]))
-        return await self._once(scope_key, lambda: self._union(conn, schools))
+            return await self._once(scope_key, lambda: self._school(scopes, schools[0]))
+        return await self._once(scope_key, lambda: self._union(scopes, schools))
 
-    async def _district(self, conn) -> tuple[datetime, ScopeView]:
+    async def _district(self, scopes: Scopes) -> tuple[datetime, ScopeView]:
         as_of = self.clock()
-        return as_of, await store.district_view(conn, self.district_id, self.limit)
+        return as_of, await scopes.district_view(self.district_id, self.limit)
 
-    async def _school(self, conn, school_id: str) -> tuple[datetime, ScopeView]:
+    async def _school(self, scopes: Scopes, school_id: str) -> tuple[datetime, ScopeView]:
         as_of = self.clock()
-        return as_of, await store.school_view(conn, self.district_id, school_id, self.limit)
+        return as_of, await scopes.school_view(self.district_id, school_id, self.limit)
 
-    async def _union(self, conn, schools: tuple[str, ...]) -> tuple[datetime, ScopeView]:
-        parts = [await self.view(conn, ("schools", s)) for s in schools]
+    async def _union(self, scopes: Scopes, schools: tuple[str, ...]) -> tuple[datetime, ScopeView]:
+        parts = [await self.view(scopes, ("schools", s)) for s in schools]
         views = [view for _, view in parts]
         shared = sum(v.shared for v in views)
-        overlap = await store.shared_overlap(conn, self.district_id, schools) if shared > 1 else 0
+        overlap = await scopes.shared_overlap(self.district_id, schools) if shared > 1 else 0
         return min(as_of for as_of, _ in parts), union_view(views, overlap, self.limit)
 
     async def _once(self, key: tuple, compute: Callable[[], Awaitable[tuple[datetime, ScopeView]]]):

@@ -1,5 +1,6 @@
 """Tables of the requests database: requests and their history, the settings and directory
-projections, the outbox and the inbox. The schema itself is created by migrations/."""
+projections, the outbox and the inbox. The schema language of the Alembic migrations (migrations/),
+which create the schema; the service itself reads and writes through asyncpg (the repositories)."""
 from __future__ import annotations
 
 from pur_kit.db import make_metadata
@@ -21,7 +22,6 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 metadata = make_metadata()
 OUTBOX = outbox_table(metadata)
 INBOX = inbox_table(metadata)
-CONSUMER = "requests.main"
 
 district_settings = Table(
     "district_settings", metadata,

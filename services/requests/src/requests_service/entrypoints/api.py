@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from pur_kit.auth import Principal
 from pur_kit.errors import forbidden, not_found, validation_error
 from pur_kit.params import DistrictIdQuery, TextQuery
+from pur_kit.uow import Database
 
 from .. import views
 from ..adapters.csv_export import csv_chunk
-from ..adapters.db import Database
 from ..service_layer import actions
-from .deps import current_principal, database, viewer_of
+from .deps import current_principal, database, runtime_of, viewer_of
 from .schemas import RequestCreate, RequestDetails, RequestList, RequestPublic
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
@@ -57,13 +57,13 @@ async def submit_request(request: Request):
                                                                    include_context=False)]) from None
     if caller.is_system:
         raise forbidden("the system credential cannot submit requests: a person does")
-    db: Database = request.app.state.db
-    result = await request.app.state.submissions.submit(
+    runtime = runtime_of(request)
+    result = await runtime.parts.submissions.submit(
         user_id=caller.user_id, district_id=caller.district_id, changes=body.changes, note=body.note,
         idempotency_key=key)
     if result.created:
         return JSONResponse(views.new_request_public(result.request, result.current), status_code=201)
-    async with db.acquire() as conn:
+    async with runtime.db.acquire() as conn:
         row = await views.get_request(conn, result.request_id)
     return JSONResponse(views.request_public(row), status_code=200)
 
@@ -148,7 +148,8 @@ async def restore(request_id: UUID, caller: Caller, db: Db):
 async def _act(db: Database, caller: Principal, request_id: UUID, action) -> JSONResponse:
     async with db.acquire() as conn:
         viewer = await viewer_of(conn, caller)
-    await action(db, viewer, request_id)
+    async with db.unit_of_work() as uow:
+        await action(uow, viewer, request_id)
     async with db.acquire() as conn:
         row = await views.get_request(conn, request_id)
         history = await views.get_history(conn, request_id)

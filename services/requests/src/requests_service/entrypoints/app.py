@@ -5,11 +5,9 @@ from fastapi import FastAPI
 from pur_kit.http import create_app as create_kit_app
 from pur_kit.http import install_domain_errors
 
-from ..bootstrap import build_runtime
+from ..bootstrap import bootstrap
 from ..config import Settings
-from ..service_layer.submission import SubmissionWriter
 from . import api, ui
-from .deps import VerifiedTokens
 from .errors import DOMAIN_ERRORS
 
 DESCRIPTION = """Profile update requests: people ask for corrections of their directory details;
@@ -17,15 +15,9 @@ Users Managers work through them (Manage Requests) and Mark as Done / Restore th
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    runtime = build_runtime(settings)
+    runtime = bootstrap(settings)
     app = create_kit_app(runtime, title="requests", description=DESCRIPTION, routers=[api.router, ui.router],
-                          direct=[("POST", "/api/v1/requests")])  # the submission route: see DirectRoutes
-    app.state.settings = settings
-    app.state.db = runtime.db
-    app.state.submissions = SubmissionWriter(runtime.db, settings.submission_group_max)
-    app.state.verified_tokens = VerifiedTokens()
-    ui.install(app, settings)
+                         direct=[("POST", "/api/v1/requests")])  # the submission route: see DirectRoutes
+    ui.install(app)
     install_domain_errors(app, DOMAIN_ERRORS)
     return app
-

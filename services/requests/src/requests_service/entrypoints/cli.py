@@ -7,7 +7,9 @@ import asyncio
 from pur_kit import cli
 from pur_kit.logging import configure_logging
 
+from ..bootstrap import bootstrap
 from ..config import Settings
+from ..service_layer import projections
 
 
 async def migrate(settings: Settings) -> None:
@@ -16,19 +18,12 @@ async def migrate(settings: Settings) -> None:
 
 async def request_replays(settings: Settings) -> None:
     """Ask settings and sis_sync to republish their state (e.g. after restoring a backup)."""
-    from pur_contracts import DirectoryReplayRequested, SettingsReplayRequested
-    from pur_kit.db import make_engine, make_sessionmaker
-    from pur_kit.outbox import add_events
-
-    from ..adapters.orm import OUTBOX
-
-    engine = make_engine(settings.database_url, pool_size=1)
+    db = bootstrap(settings).db
+    await db.start()
     try:
-        async with make_sessionmaker(engine).begin() as session:
-            await add_events(session, OUTBOX, [SettingsReplayRequested(district_id=None, requested_by="requests"),
-                                               DirectoryReplayRequested(district_id=None, requested_by="requests")])
+        await projections.request_replays(db.unit_of_work, only_for_empty=False)
     finally:
-        await engine.dispose()
+        await db.close()
     print("replay requests written to the outbox; a running service publishes them")
 
 

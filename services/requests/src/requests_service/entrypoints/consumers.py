@@ -1,4 +1,4 @@
-"""Every message this service consumes and its handler: the queue `<ns>.requests.main` is bound
+"""Every message this service consumes and its handler: the queues `<ns>.requests.*` are bound
 to exactly these routing keys in pur_contracts.topology.SUBSCRIPTIONS."""
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from pur_contracts import (
     DirectoryUserDeactivated,
     DirectoryUserUpserted,
     DistrictSettingsChanged,
+    Event,
     RequestsReplayRequested,
 )
+from pur_kit.runtime import UowHandler
 
 from ..service_layer.projections import ProjectionHandlers
 
 
-def subscriptions(handlers: ProjectionHandlers) -> dict:
+def subscriptions(handlers: ProjectionHandlers) -> dict[type[Event], UowHandler]:
     return {
         DistrictSettingsChanged: handlers.settings_changed,
         DirectoryUserUpserted: handlers.user_changed,

@@ -1,15 +1,20 @@
-"""Who is calling, shared by the API and the pages."""
+"""What the API and the pages share: this process's runtime, and who is calling."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from pur_kit.auth import Principal, decode_token, token_from_request
 from pur_kit.errors import unauthorized
+from pur_kit.runtime import ServiceRuntime
+from pur_kit.uow import Database
 
 from .. import views
-from ..adapters.db import Database
 from ..domain.access import Viewer
+
+if TYPE_CHECKING:
+    from ..bootstrap import Parts
 
 _VERIFIED_MAX = 10_000
 _VERIFIED_TTL = 60.0
@@ -38,16 +43,22 @@ class VerifiedTokens:
         return principal
 
 
+def runtime_of(request: Request) -> ServiceRuntime[Parts]:
+    """The kit's runtime of this process (settings, database) and this service's parts."""
+    return request.app.state.runtime
+
+
 async def current_principal(request: Request) -> Principal:
-    secret = request.app.state.settings.jwt_secret
+    runtime = runtime_of(request)
+    secret = runtime.settings.jwt_secret
     token = token_from_request(request, secret)
     if not token:
         raise unauthorized("missing bearer token")
-    return request.app.state.verified_tokens.principal(token, secret)
+    return runtime.parts.verified_tokens.principal(token, secret)
 
 
 async def database(request: Request) -> Database:
-    return request.app.state.db
+    return runtime_of(request).db
 
 
 async def viewer_of(conn, principal: Principal) -> Viewer:

@@ -17,6 +17,7 @@ from ..domain.changes import FIELDS
 from ..domain.errors import FeatureDisabled, InvalidChange, NotAllowedToSubmit
 from ..domain.model import DistrictPolicy
 from ..service_layer import actions, submission
+from .deps import runtime_of
 from .web import (
     LoginRequired,
     PageError,
@@ -35,7 +36,7 @@ PAGE_SIZE = 25
 Filter = TextQuery(255)
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _: LoginRequired):
         return login_required_response(request)
@@ -64,21 +65,21 @@ def _managers_only(viewer: Viewer) -> None:
 
 @router.get("/")
 async def home(request: Request):
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         _, viewer = await _me(request, conn)
     return redirect("/directory" if viewer.is_manager else "/my-requests")
 
 
 # --- development login -----------------------------------------------------------------------
 def _dev_only(request: Request) -> None:
-    if not request.app.state.settings.dev_login:
+    if not runtime_of(request).settings.dev_login:
         raise PageError(404, "Not found", "There is no such page.")
 
 
 @router.get("/login")
 async def login_page(request: Request, q: Filter = None, district: Filter = None, next: str | None = None):
     _dev_only(request)
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         people = await views.demo_identities(conn, q=q, district_id=district or None)
         known = await views.districts(conn)
     return render(request, "login.html", people=people, districts=known, q=q or "", district=district or "",
@@ -93,11 +94,11 @@ async def login(request: Request):
         user_id = UUID(str(form.get("user_id", "")))
     except ValueError:
         raise PageError(422, "Pick someone", "Choose one of the listed identities.") from None
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         person = await views.get_person(conn, user_id)
     if person is None or not person["active"]:
         raise PageError(422, "Pick someone", "Choose one of the listed identities.")
-    settings: Settings = request.app.state.settings
+    settings: Settings = runtime_of(request).settings
     token = mint_token(settings.jwt_secret, sub=str(person["id"]), district_id=person["district_id"],
                        ttl_seconds=settings.session_ttl_seconds)
     home_page = "/directory" if person["manager_scope"] else "/my-requests"
@@ -110,7 +111,7 @@ async def login(request: Request):
 @router.post("/logout")
 async def logout(request: Request):
     await require_csrf(request)
-    response = redirect("/login" if request.app.state.settings.dev_login else "/", flash="logged_out")
+    response = redirect("/login" if runtime_of(request).settings.dev_login else "/", flash="logged_out")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -119,7 +120,7 @@ async def logout(request: Request):
 @router.get("/directory")
 async def directory(request: Request, q: Filter = None, school_id: Filter = None,
                     cursor: str | None = None):
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         me, viewer = await _me(request, conn)
         _managers_only(viewer)
         try:
@@ -151,7 +152,7 @@ async def manage_requests(request: Request, tab: str = "new", school_id: Filter 
         after = views.Cursor.decode(cursor) if cursor else None
     except BadCursor:
         raise PageError(422, "Bad page link", "This page link is not valid; start from the first page.") from None
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         me, viewer = await _me(request, conn)
         _managers_only(viewer)
         query = views.scoped_query(viewer, status=tab, school_id=school_id, q=(q or "")[:100], limit=PAGE_SIZE,
@@ -170,7 +171,7 @@ async def manage_requests(request: Request, tab: str = "new", school_id: Filter 
 
 @router.get("/manage-requests/{request_id}")
 async def request_details(request: Request, request_id: UUID):
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         me, viewer = await _me(request, conn)
         _managers_only(viewer)
         row = await views.get_request(conn, request_id)
@@ -194,10 +195,12 @@ async def restore_form(request: Request, request_id: UUID):
 
 async def _act(request: Request, request_id: UUID, action, done_flash: str, noop_flash: str):
     form = await require_csrf(request)
-    async with request.app.state.db.acquire() as conn:
+    db = runtime_of(request).db
+    async with db.acquire() as conn:
         _, viewer = await _me(request, conn)
     try:
-        changed = await action(request.app.state.db, viewer, request_id)
+        async with db.unit_of_work() as uow:
+            changed = await action(uow, viewer, request_id)
     except actions.RequestNotFound:
         raise PageError(404, "Request not found", "There is no such request, or it is not one you manage.") from None
     return redirect(safe_next(form.get("next"), "/manage-requests"), flash=done_flash if changed else noop_flash)
@@ -221,7 +224,7 @@ async def _my_page(request: Request, conn, me, *, status: int = 200, error: str 
 
 @router.get("/my-requests")
 async def my_requests(request: Request, cursor: str | None = None):
-    async with request.app.state.db.acquire() as conn:
+    async with runtime_of(request).db.acquire() as conn:
         me, _ = await _me(request, conn)
         return await _my_page(request, conn, me, cursor=cursor)
 
@@ -229,7 +232,8 @@ async def my_requests(request: Request, cursor: str | None = None):
 @router.post("/my-requests")
 async def submit_form(request: Request):
     form = await require_csrf(request)
-    db = request.app.state.db
+    runtime = runtime_of(request)
+    db = runtime.db
     async with db.acquire() as conn:
         me, _ = await _me(request, conn)
     changes = {f: form[f] for f in FIELDS if form.get(f, "").strip()}
@@ -237,8 +241,8 @@ async def submit_form(request: Request):
     key = (form.get("idempotency_key") or "")[:255] or None
     values = {k: form.get(k, "") for k in (*FIELDS, "note")}
     try:
-        await request.app.state.submissions.submit(user_id=me["id"], district_id=me["district_id"],
-                                                   changes=changes, note=note, idempotency_key=key)
+        await runtime.parts.submissions.submit(user_id=me["id"], district_id=me["district_id"],
+                                               changes=changes, note=note, idempotency_key=key)
     except InvalidChange as exc:
         async with db.acquire() as conn:
             return await _my_page(request, conn, me, status=422, error=exc.message, error_field=exc.field,

@@ -20,6 +20,7 @@ from pur_kit.web import (
 )
 
 from ..domain.changes import LABELS
+from .deps import runtime_of
 
 __all__ = ["LoginRequired", "PageError", "csrf_for", "login_required_response", "redirect", "render",
            "require_csrf", "safe_next", "session_principal"]
@@ -57,7 +58,7 @@ async def require_csrf(request: Request) -> dict:
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     context.setdefault("flash", FLASH.message(request))
     context.setdefault("csrf", csrf_for(request))
-    context.setdefault("dev_login", request.app.state.settings.dev_login)
+    context.setdefault("dev_login", runtime_of(request).settings.dev_login)
     response = secure_page(templates.TemplateResponse(request, template, context, status_code=status))
     FLASH.consume(request, response)
     return response
@@ -70,7 +71,7 @@ def redirect(url: str, flash: str | None = None) -> RedirectResponse:
 
 
 def login_required_response(request: Request) -> Response:
-    if request.app.state.settings.dev_login:
+    if runtime_of(request).settings.dev_login:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     return render(request, "error.html", 401, title="Please sign in",

@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from ..adapters import request_store
-from ..adapters.db import Database
+from pur_kit.uow import UnitOfWork
+
+from ..adapters.repositories import Repositories
 from ..domain.access import Viewer
 from ..domain.errors import DomainError
 
@@ -22,29 +23,28 @@ class RequestNotFound(DomainError):
         self.request_id = request_id
 
 
-async def mark_done(db: Database, viewer: Viewer, request_id: UUID) -> bool:
-    return await _transition(db, viewer, request_id, "marked_done")
+async def mark_done(uow: UnitOfWork[Repositories], viewer: Viewer, request_id: UUID) -> bool:
+    return await _transition(uow, viewer, request_id, "marked_done")
 
 
-async def restore(db: Database, viewer: Viewer, request_id: UUID) -> bool:
-    return await _transition(db, viewer, request_id, "restored")
+async def restore(uow: UnitOfWork[Repositories], viewer: Viewer, request_id: UUID) -> bool:
+    return await _transition(uow, viewer, request_id, "restored")
 
 
-async def _transition(db: Database, viewer: Viewer, request_id: UUID, action: str) -> bool:
+async def _transition(uow: UnitOfWork[Repositories], viewer: Viewer, request_id: UUID, action: str) -> bool:
     """True when the state changed; False when it already was in the target state."""
     if not viewer.can_list:
         raise RequestNotFound(str(request_id))
-    async with db.acquire() as conn:
-        async with conn.transaction():
-            request = await request_store.load_for_update(conn, request_id)
-            if request is None or not viewer.can_see(request.district_id, request.school_ids):
-                raise RequestNotFound(str(request_id))
-            now = datetime.now(UTC)
-            changed = (request.mark_done(viewer.actor, now) if action == "marked_done"
-                       else request.restore(viewer.actor, now))
-            if changed:
-                await request_store.save_transition(conn, request, action=action, by=viewer.actor, at=now,
-                                                    events=request.events)
+    request = await uow.repos.requests.load_for_update(request_id)
+    if request is None or not viewer.can_see(request.district_id, request.school_ids):
+        raise RequestNotFound(str(request_id))
+    now = datetime.now(UTC)
+    changed = request.mark_done(viewer.actor, now) if action == "marked_done" else request.restore(viewer.actor, now)
     if changed:
-        db.events_committed()
+        # One statement saves the change, its history entry and its event (the round trips of a
+        # separate outbox insert at commit are saved on a staff member's every click).
+        await uow.repos.requests.save_transition(request, action=action, by=viewer.actor, at=now,
+                                                 events=request.events)
+        uow.events_written()
+    await uow.commit()
     return changed

@@ -1,21 +1,27 @@
-"""Submitting a request: load the requester and the district policy, apply the rules, write."""
+"""Submitting a request: load the requester and the district policy, apply the rules, write.
+
+A submission needs no unit of work: its one write is a single statement, atomic by itself, that
+stores the requests and their events (`pur_kit.uow.outbox_insert`), so it runs on a pooled
+connection without a transaction and then wakes the relay itself (`Database.events_committed`).
+"""
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+import asyncpg
 from prometheus_client import Histogram
 from pur_kit.logging import current_correlation_id
+from pur_kit.uow import Database
 
-from ..adapters import request_store
-from ..adapters.db import Database
+from ..adapters.repositories import Repositories
+from ..adapters.request_store import NewRequest, RequestRepository, SubmissionContext
 from ..domain import model
-from ..domain.changes import FIELDS
 from ..domain.errors import DomainError
 from ..domain.ids import uuid7
 
@@ -35,22 +41,6 @@ class Submitted:
 def fingerprint(changes: Mapping[str, str], note: str | None) -> str:
     body = json.dumps({"changes": dict(changes), "note": note}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()
-
-
-def requester_of(row) -> model.Requester | None:
-    if row["user_id"] is None:
-        return None
-    return model.Requester(
-        id=row["user_id"], district_id=row["district_id"], given_name=row["given_name"],
-        family_name=row["family_name"], school_ids=tuple(row["school_ids"]), active=row["active"],
-        current={f: row[f] for f in FIELDS},
-    )
-
-
-def policy_of(row) -> model.DistrictPolicy:
-    if row["profile_update_requests_enabled"] is None:
-        return model.DistrictPolicy()  # no settings received yet: the defaults (feature off)
-    return model.DistrictPolicy(row["profile_update_requests_enabled"], row["contact_details_auto_update"])
 
 
 @dataclass(slots=True)
@@ -81,8 +71,10 @@ class SubmissionWriter:
     what reaches the write has been validated, so only an outage fails the group (503 to each).
     """
 
-    def __init__(self, db: Database, max_group: int = 64) -> None:
+    def __init__(self, db: Database, repositories: Callable[[asyncpg.Connection], Repositories],
+                 max_group: int = 64) -> None:
         self._db = db
+        self._repositories = repositories
         self._max_group = max_group
         self._forming: list[_Submission] | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -94,7 +86,7 @@ class SubmissionWriter:
                            asyncio.get_running_loop().create_future())
         if (self._forming is None and self._db.has_idle_connection()) or self._max_group == 1:
             async with self._db.acquire() as conn:
-                await self._write(conn, [item])
+                await self._write(self._repositories(conn).requests, [item])
         else:
             if self._forming is None:
                 self._forming = []
@@ -111,7 +103,7 @@ class SubmissionWriter:
             async with self._db.acquire() as conn:
                 if self._forming is group:
                     self._forming = None  # later arrivals form the next group
-                await self._write(conn, group)
+                await self._write(self._repositories(conn).requests, group)
         except BaseException as exc:
             if self._forming is group:
                 self._forming = None
@@ -124,29 +116,29 @@ class SubmissionWriter:
             if not isinstance(exc, Exception):
                 raise
 
-    async def _write(self, conn, group: list[_Submission]) -> None:
+    async def _write(self, requests: RequestRepository, group: list[_Submission]) -> None:
         GROUP_SIZE.observe(len(group))
-        rows = await request_store.submission_contexts(
-            conn, [(i.user_id, i.district_id, i.idempotency_key) for i in group])
+        contexts = await requests.submission_contexts(
+            [(i.user_id, i.district_id, i.idempotency_key) for i in group])
         now = datetime.now(UTC)
         new: list[tuple[_Submission, model.ProfileUpdateRequest, Mapping[str, str | None]]] = []
-        for item, row in zip(group, rows, strict=True):
-            if row["existing_id"] is not None:
-                _answer_replay(item, row)
+        for item, context in zip(group, contexts, strict=True):
+            if context.existing_id is not None:
+                _answer_replay(item, context)
                 continue
-            requester = requester_of(row)
             try:
-                request = model.submit(request_id=uuid7(), requester=requester, district_id=item.district_id,
-                                       policy=policy_of(row), changes=item.changes, note=item.note, now=now)
+                request = model.submit(request_id=uuid7(), requester=context.requester,
+                                       district_id=item.district_id, policy=context.policy,
+                                       changes=item.changes, note=item.note, now=now)
             except DomainError as exc:
                 item.answer.set_exception(exc)
                 continue
-            new.append((item, request, requester.current))
+            new.append((item, request, context.requester.current))
         if not new:
             return
-        written = await request_store.insert_submitted(conn, [
-            request_store.NewRequest(request, str(item.user_id), item.idempotency_key, item.fingerprint,
-                                     item.correlation_id) for item, request, _ in new])
+        written = await requests.insert_submitted([
+            NewRequest(request, str(item.user_id), item.idempotency_key, item.fingerprint, item.correlation_id)
+            for item, request, _ in new])
         if written:
             self._db.events_committed()
         lost = []
@@ -156,17 +148,17 @@ class SubmissionWriter:
             else:
                 lost.append(item)
         if lost:  # a concurrent or earlier submission with the same Idempotency-Key was written first
-            rows = await request_store.submission_contexts(
-                conn, [(i.user_id, i.district_id, i.idempotency_key) for i in lost])
-            for item, row in zip(lost, rows, strict=True):
-                _answer_replay(item, row)
+            contexts = await requests.submission_contexts(
+                [(i.user_id, i.district_id, i.idempotency_key) for i in lost])
+            for item, context in zip(lost, contexts, strict=True):
+                _answer_replay(item, context)
 
 
-def _answer_replay(item: _Submission, row) -> None:
-    if row["existing_id"] is None:  # cannot happen: a key conflict means the row exists
+def _answer_replay(item: _Submission, context: SubmissionContext) -> None:
+    if context.existing_id is None:  # cannot happen: a key conflict means the row exists
         item.answer.set_exception(RuntimeError("Idempotency-Key conflict without a request"))
-    elif row["idempotency_fingerprint"] is not None and row["idempotency_fingerprint"] != item.fingerprint:
+    elif context.existing_fingerprint is not None and context.existing_fingerprint != item.fingerprint:
         item.answer.set_exception(
             IdempotencyKeyReused("this Idempotency-Key was already used with a different request body"))
     else:
-        item.answer.set_result(Submitted(row["existing_id"], False))
+        item.answer.set_result(Submitted(context.existing_id, False))

@@ -1,15 +1,14 @@
-"""Tables of the settings database (created by migrations/versions, mirrored here for queries)."""
+"""Tables of the settings database as SQLAlchemy metadata, for Alembic (migrations/versions creates
+them); the service itself queries them with asyncpg (repository.py)."""
 from __future__ import annotations
 
 from pur_kit.db import make_metadata
 from pur_kit.messaging_tables import inbox_table, outbox_table
 from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, Uuid
 
-CONSUMER = "settings.main"
-
 metadata = make_metadata()
-OUTBOX = outbox_table(metadata)
-INBOX = inbox_table(metadata)
+outbox_table(metadata)
+inbox_table(metadata)
 
 district_settings = Table(
     "district_settings", metadata,

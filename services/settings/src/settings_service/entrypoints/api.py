@@ -10,7 +10,7 @@ from .. import views
 from ..domain.access import Caller
 from ..service_layer.events import snapshot
 from ..service_layer.settings import update_settings
-from .deps import DistrictId, settings_reader, settings_writer
+from .deps import DistrictId, database, settings_reader, settings_writer
 from .preconditions import etag, expected_versions
 from .schemas import DistrictSettingsPublic, DistrictSettingsUpdate
 
@@ -29,7 +29,7 @@ ERRORS = {401: _error("Missing, expired or forged token", "unauthorized"),
 async def read_settings(request: Request, response: Response, district_id: DistrictId,
                         _: Annotated[Caller, Depends(settings_reader)]):
     """A district's settings (the defaults at version 0 when never configured); ETag = version."""
-    settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
+    settings = await views.district_settings(database(request), district_id)
     response.headers["ETag"] = etag(settings.version)
     return snapshot(settings).model_dump(mode="json")
 
@@ -46,7 +46,8 @@ async def change_settings(
     if_match: Annotated[str | None, Header(description='The version you edited: "3", 3 or W/"3"')] = None,
 ):
     """JSON merge of the given fields (district admin or system); a change bumps the version."""
-    settings, _ = await update_settings(request.app.state.runtime.sessions, district_id, body.changes(),
-                                        by=caller.name, expected_versions=expected_versions(if_match))
+    async with database(request).unit_of_work() as uow:
+        settings, _ = await update_settings(uow, district_id, body.changes(), by=caller.name,
+                                            expected_versions=expected_versions(if_match))
     response.headers["ETag"] = etag(settings.version)
     return snapshot(settings).model_dump(mode="json")

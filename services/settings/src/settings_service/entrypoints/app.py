@@ -5,7 +5,7 @@ from fastapi import FastAPI
 from pur_kit.http import create_app as create_kit_app
 from pur_kit.http import install_domain_errors
 
-from ..bootstrap import build_runtime
+from ..bootstrap import bootstrap
 from ..config import Settings
 from . import api, ui
 from .errors import DOMAIN_ERRORS
@@ -15,11 +15,8 @@ the daily digest preferences of the Users Managers, and whether the SIS owns con
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    runtime, handlers = build_runtime(settings)
+    runtime = bootstrap(settings)
     app = create_kit_app(runtime, title="settings", description=DESCRIPTION, routers=[api.router, ui.router])
-    app.state.settings = settings
-    app.state.handlers = handlers
     ui.install(app)
     install_domain_errors(app, DOMAIN_ERRORS)
     return app

@@ -7,7 +7,11 @@ import asyncio
 from pur_kit import cli
 from pur_kit.logging import configure_logging
 
+from .. import views
+from ..bootstrap import bootstrap
 from ..config import Settings
+from ..domain.model import UnknownDistrict
+from ..service_layer.events import snapshot
 
 
 async def migrate(settings: Settings) -> None:
@@ -17,20 +21,14 @@ async def migrate(settings: Settings) -> None:
 async def show(settings: Settings, district_id: str) -> str:
     """The district's settings as the API returns them (the defaults when never configured); exits
     with a message for a district no roster was imported for."""
-    from pur_kit.db import make_engine, make_sessionmaker
-
-    from .. import views
-    from ..service_layer.events import snapshot
-
-    from ..domain.model import UnknownDistrict
-
-    engine = make_engine(settings.database_url, pool_size=1)
+    db = bootstrap(settings).db
+    await db.start()
     try:
-        current = await views.district_settings(make_sessionmaker(engine), district_id)
+        current = await views.district_settings(db, district_id)
     except UnknownDistrict as exc:
         raise SystemExit(f"{district_id}: {exc}") from None
     finally:
-        await engine.dispose()
+        await db.close()
     return snapshot(current).model_dump_json(indent=2)
 
 
@@ -52,3 +50,4 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(asyncio.run(show(settings, args.district_id)))
     return 0
+

@@ -1,4 +1,4 @@
-"""Request dependencies: the caller, and the read/change authorization of a district's settings."""
+"""Request dependencies: the database, the caller, and the read/change authorization of a district's settings."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,13 +7,19 @@ from fastapi import Depends, Request
 from pur_kit.auth import Principal, principal_dependency
 from pur_kit.errors import forbidden, not_found
 from pur_kit.params import DistrictIdPath
+from pur_kit.uow import Database
 
 from .. import views
+from ..adapters.repository import Repositories
 from ..domain.access import Caller, Decision, DirectoryRecord, may_change, may_read
 
 DistrictId = DistrictIdPath
 
-current_principal = principal_dependency(lambda request: request.app.state.settings.jwt_secret)
+current_principal = principal_dependency(lambda request: request.app.state.runtime.settings.jwt_secret)
+
+
+def database(request: Request) -> Database[Repositories]:
+    return request.app.state.runtime.db
 
 
 def caller_of(principal: Principal) -> Caller:
@@ -21,7 +27,7 @@ def caller_of(principal: Principal) -> Caller:
 
 
 async def directory_record(request: Request, caller: Caller) -> DirectoryRecord | None:
-    return await views.directory_record(request.app.state.runtime.sessions, caller.user_id)
+    return await views.directory_record(database(request), caller.user_id)
 
 
 READ_FORBIDDEN = "your directory account is not active"

@@ -18,7 +18,7 @@ from ..domain.access import Caller, may_change, may_read
 from ..domain.model import DistrictSettings, UnknownDistrict
 from ..domain.rules import known_timezones
 from ..service_layer.settings import VersionMismatch, update_settings
-from .deps import caller_of, directory_record
+from .deps import caller_of, database, directory_record
 from .preconditions import expected_versions
 from .schemas import DistrictSettingsUpdate, field_errors
 from .web import PageError, SignInRequired, redirect, render, require_csrf, session_principal
@@ -98,7 +98,7 @@ def _page(request: Request, settings: DistrictSettings, caller: Caller, can_edit
 async def settings_page(request: Request, district_id: str):
     caller, can_edit = await _visitor(request, district_id)
     with _known_district():
-        settings = await views.district_settings(request.app.state.runtime.sessions, district_id)
+        settings = await views.district_settings(database(request), district_id)
     return _page(request, settings, caller, can_edit)
 
 
@@ -109,13 +109,13 @@ async def save_settings(request: Request, district_id: str):
     caller, can_edit = await _visitor(request, district_id)
     if not can_edit:
         raise PageError(403, "Not allowed", "Only a district administrator of this district can change its settings.")
-    sessions = request.app.state.runtime.sessions
+    db = database(request)
     changes, shown = _changes_of(form)
     try:
         DistrictSettingsUpdate.model_validate(changes)
     except ValidationError as exc:
         with _known_district():
-            settings = await views.district_settings(sessions, district_id)
+            settings = await views.district_settings(db, district_id)
         # The version edited stays in the form: saving the corrected values must still notice a
         # change someone else made meanwhile.
         edited = form.get("version", "")
@@ -123,8 +123,9 @@ async def save_settings(request: Request, district_id: str):
                      version=edited if edited.isascii() and edited.isdigit() else "")
     try:
         with _known_district():
-            _, changed = await update_settings(sessions, district_id, changes, by=caller.name,
-                                               expected_versions=expected_versions(form.get("version", "")))
+            async with db.unit_of_work() as uow:
+                _, changed = await update_settings(uow, district_id, changes, by=caller.name,
+                                                   expected_versions=expected_versions(form.get("version", "")))
     except VersionMismatch as exc:
         return _page(request, exc.current, caller, can_edit, status=409, conflict=True)
     return redirect(request, PAGE.format(district_id=district_id), flash="saved" if changed else "unchanged")

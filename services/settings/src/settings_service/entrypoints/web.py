@@ -46,7 +46,7 @@ async def require_csrf(request: Request) -> dict[str, str]:
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     context.setdefault("flash", FLASH.message(request))
     context.setdefault("csrf", csrf_for(request))
-    context.setdefault("requests_url", request.app.state.settings.public_requests_url.rstrip("/"))
+    context.setdefault("requests_url", request.app.state.runtime.settings.public_requests_url.rstrip("/"))
     response = secure_page(templates.TemplateResponse(request, template, context, status_code=status))
     FLASH.consume(request, response)
     return response
@@ -54,5 +54,5 @@ def render(request: Request, template: str, status: int = 200, **context) -> HTM
 
 def redirect(request: Request, url: str, flash: str | None = None) -> RedirectResponse:
     response = RedirectResponse(url, status_code=303)
-    FLASH.set(response, flash, secure=request.app.state.settings.secure_cookies)
+    FLASH.set(response, flash, secure=request.app.state.runtime.settings.secure_cookies)
     return response

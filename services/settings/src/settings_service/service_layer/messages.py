@@ -1,10 +1,12 @@
 """Handlers of consumed events (the subscription table is entrypoints/consumers.py) and the
-startup replay request.
+start-up replay request.
 
-Each handler is one transaction that first claims the message in the inbox, so a redelivery stops
-there; the directory projection is version-gated, so reordered events end on the newest version.
+The kit runs each handler in a unit of work that has claimed the delivery in the inbox, so a
+redelivery never reaches it, and commits after it returns; the directory projection is
+version-gated, so reordered events end on the newest version.
 """
 from __future__ import annotations
+
 
 from pur_contracts import (
     DirectoryReplayRequested,
@@ -12,56 +14,50 @@ from pur_contracts import (
     DirectoryUserUpserted,
     SettingsReplayRequested,
 )
-from pur_kit.consumer import Delivery
-from pur_kit.inbox import claim_message, upsert_if_newer
 from pur_kit.logging import get_logger
-from pur_kit.outbox import add_event, add_events
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from pur_kit.uow import UnitOfWork, UnitOfWorkFactory
 
-from ..adapters.orm import CONSUMER, INBOX, OUTBOX, directory_user
-from ..adapters.repository import SettingsRepository
+from ..adapters.repository import Repositories
+from ..domain.access import DirectoryRecord
 from .events import settings_changed
 
 log = get_logger(__name__)
 
-
 class MessageHandlers:
-    def __init__(self, sessions: async_sessionmaker) -> None:
-        self.sessions = sessions
+    """What this service does with the messages it consumes, and what it asks for on start.
+
+    `unit_of_work` opens a unit of work (`Database.unit_of_work`) for the start-up request, which
+    no delivery opens one for.
+    """
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory[Repositories]) -> None:
+        self.unit_of_work = unit_of_work
 
     async def user_changed(self, event: DirectoryUserUpserted | DirectoryUserDeactivated,
-                           delivery: Delivery) -> None:
+                           uow: UnitOfWork[Repositories]) -> None:
         """Keep who is an active district administrator of which district."""
         user = event.user
         active = user.active and not isinstance(event, DirectoryUserDeactivated)
-        async with self.sessions.begin() as session:
-            if not await claim_message(session, INBOX, CONSUMER, delivery.message_id):
-                return
-            await upsert_if_newer(session, directory_user, {
-                "id": user.id, "district_id": user.district_id, "version": event.version,
-                "active": active, "district_admin": user.permissions.district_admin,
-            }, ["id"])
+        await uow.repos.directory.save_if_newer(
+            user.id, event.version, DirectoryRecord(user.district_id, active, user.permissions.district_admin))
 
-    async def replay_requested(self, event: SettingsReplayRequested, delivery: Delivery) -> None:
+    async def replay_requested(self, event: SettingsReplayRequested, uow: UnitOfWork[Repositories]) -> None:
         """Republish the current snapshot of every configured district (or the one asked for).
 
         Consumers version-gate, so a snapshot they already have is harmless; a never-configured
         district has nothing to publish (everyone reads it as the defaults).
         """
-        async with self.sessions.begin() as session:
-            if not await claim_message(session, INBOX, CONSUMER, delivery.message_id):
-                return
-            current = await SettingsRepository(session).configured(event.district_id)
-            await add_events(session, OUTBOX, [settings_changed(s) for s in current])
+        current = await uow.repos.settings.configured(event.district_id)
+        uow.publish_all(settings_changed(s) for s in current)
         log.info("settings_replayed", district_id=event.district_id, requested_by=event.requested_by,
                  districts=len(current))
 
     async def request_directory_replay_if_empty(self) -> bool:
         """On start: without any directory user, ask the directory owner to republish them all."""
-        async with self.sessions.begin() as session:
-            if (await session.execute(select(directory_user.c.id).limit(1))).first() is not None:
+        async with self.unit_of_work() as uow:
+            if await uow.repos.directory.any_user():
                 return False
-            await add_event(session, OUTBOX, DirectoryReplayRequested(district_id=None, requested_by="settings"))
+            uow.publish(DirectoryReplayRequested(district_id=None, requested_by="settings"))
+            await uow.commit()
         log.info("directory_replay_requested")
         return True

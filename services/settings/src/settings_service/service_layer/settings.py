@@ -1,4 +1,4 @@
-"""Commands on district settings: each is one transaction, and a change and its event commit together."""
+"""Commands on district settings: each is one unit of work, and a change and its event commit together."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,11 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pur_kit.logging import get_logger
-from pur_kit.outbox import add_event
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from pur_kit.uow import UnitOfWork
 
-from ..adapters.orm import OUTBOX
-from ..adapters.repository import SettingsRepository
+from ..adapters.repository import Repositories
 from ..domain.model import DistrictSettings, UnknownDistrict
 from .events import settings_changed
 
@@ -27,7 +25,7 @@ class VersionMismatch(Exception):
 
 
 async def update_settings(
-    sessions: async_sessionmaker,
+    uow: UnitOfWork[Repositories],
     district_id: str,
     changes: Mapping[str, Any],
     *,
@@ -40,17 +38,17 @@ async def update_settings(
     The row lock makes concurrent writers of one district take turns, so each merges into the
     latest version (no lost update) and a stale `expected_versions` is always noticed.
     """
-    async with sessions.begin() as session:
-        repo = SettingsRepository(session)
-        if not await repo.district_known(district_id):
-            raise UnknownDistrict(district_id)
-        current = await repo.lock(district_id)
-        if expected_versions is not None and current.version not in expected_versions:
-            raise VersionMismatch(current)
-        updated = current.changed(changes, by=by, at=datetime.now(UTC))
-        if updated is None:
-            return current, False
-        await repo.save(updated)
-        await add_event(session, OUTBOX, settings_changed(updated))
+    if not await uow.repos.directory.district_known(district_id):
+        raise UnknownDistrict(district_id)
+    current = await uow.repos.settings.lock(district_id)
+    if expected_versions is not None and current.version not in expected_versions:
+        raise VersionMismatch(current)
+    updated = current.changed(changes, by=by, at=datetime.now(UTC))
+    if updated is not None:
+        await uow.repos.settings.save(updated)
+        uow.publish(settings_changed(updated))
+    await uow.commit()
+    if updated is None:
+        return current, False
     log.info("district_settings_changed", district_id=district_id, version=updated.version)
     return updated, True

@@ -4,7 +4,8 @@ The import pipeline COPYs the parsed rows into temporary tables (`stage_school`,
 `stage_rejected`, `stage_rejected_org`), then, inside one transaction: `plan_users` joins the staged users with the
 district's directory once, keeping only new, changed and inactive matches in `stage_diff`, and
 counts what the run would do; the apply functions then write only what differs. Each writing statement also writes the outbox
-rows of exactly the rows it changed (event_sql.py). The rules are those of domain/sync_rules.py.
+rows of exactly the rows it changed (event_sql.py). The rules are those of domain/sync_rules.py; the
+contact-ownership rule is applied only here, as SQL (`contact_value`).
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ STAGE_SCHOOL_COLUMNS = ("id", "name", "active")
 _USER_COLUMNS = """sis_id text NOT NULL, role text NOT NULL, given_name text NOT NULL, family_name text NOT NULL,
     email text, phone text, sms text, school_ids text[] NOT NULL, agent_sis_ids text[] NOT NULL, active boolean NOT NULL"""
 
+DROP_STAGING = "DROP TABLE IF EXISTS stage_user, stage_school, stage_rejected, stage_rejected_org, stage_diff"
 CREATE_STAGING = (
-    "DROP TABLE IF EXISTS stage_user, stage_school, stage_rejected, stage_rejected_org, stage_diff",
+    DROP_STAGING,
     "CREATE TEMP TABLE stage_school (id text PRIMARY KEY, name text NOT NULL, active boolean NOT NULL)",
     f"CREATE TEMP TABLE stage_user ({_USER_COLUMNS})",
     # sourcedIds of rejected rows (when known): present in the export, so never "missing".
@@ -31,9 +33,23 @@ CREATE_STAGING = (
         user_id uuid, was_active boolean, changed boolean NOT NULL)""",
 )
 
+
+
+def contact_value(auto_update: str, sis_value: str, current: str, self_edited: str) -> str:
+    """Who owns a contact field (email, phone, sms) of an existing user: the one definition of the
+    rule, as the SQL expression of the field's new value (arguments are SQL expressions).
+
+    The SIS value while the district's `contact_details_auto_update` is on; while it is off, the
+    directory's value, except that a field empty in the directory and never edited by its owner is
+    filled from the SIS (the SIS just learnt it), and a field its owner cleared stays empty.
+    tests/integration/test_contact_rule.py runs its case table through PostgreSQL.
+    """
+    return (f"CASE WHEN {auto_update} OR ({current} IS NULL AND NOT {self_edited}) "
+            f"THEN {sis_value} ELSE {current} END")
+
+
 # A contact field's new value for an existing user `u` from staged row `st` ($2 = auto update).
-_CONTACT = "CASE WHEN $2 OR (u.{f} IS NULL AND NOT u.{f}_self_edited) THEN st.{f} ELSE u.{f} END"
-EMAIL, PHONE, SMS = (_CONTACT.format(f=f) for f in ("email", "phone", "sms"))
+EMAIL, PHONE, SMS = (contact_value("$2", f"st.{f}", f"u.{f}", f"u.{f}_self_edited") for f in ("email", "phone", "sms"))
 _CHANGED = f"""(u.role, u.given_name, u.family_name, u.school_ids, u.agent_sis_ids, u.active, u.email, u.phone, u.sms)
     IS DISTINCT FROM
     (st.role, st.given_name, st.family_name, st.school_ids, st.agent_sis_ids, st.active, {EMAIL}, {PHONE}, {SMS})"""
@@ -152,6 +168,11 @@ async def create_staging(conn: asyncpg.Connection) -> None:
         await conn.execute(statement)
 
 
+async def drop_staging(conn: asyncpg.Connection) -> None:
+    """Free the staging tables (held in memory) before the connection goes back to its pool."""
+    await conn.execute(DROP_STAGING)
+
+
 async def lock_district(conn: asyncpg.Connection, district_id: str, name: str | None) -> None:
     """Serialise applies of one district (on top of the one-active-run index) and name it."""
     await conn.execute(
@@ -160,12 +181,6 @@ async def lock_district(conn: asyncpg.Connection, district_id: str, name: str | 
     await conn.execute("SELECT 1 FROM district WHERE id = $1 FOR UPDATE", district_id)
     if name:
         await conn.execute("UPDATE district SET name = $2 WHERE id = $1 AND name IS DISTINCT FROM $2", district_id, name)
-
-
-async def contact_auto_update(conn: asyncpg.Connection, district_id: str) -> bool:
-    value = await conn.fetchval(
-        "SELECT contact_details_auto_update FROM district_settings WHERE district_id = $1", district_id)
-    return True if value is None else value  # the settings default until the projection knows better
 
 
 async def plan_users(conn: asyncpg.Connection, district_id: str, *, staged: int, bulk: bool,

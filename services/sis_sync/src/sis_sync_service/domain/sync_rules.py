@@ -1,4 +1,6 @@
-"""Rules of applying a roster to the directory (the SQL in adapters/roster_apply.py implements them).
+"""Rules of applying a roster to the directory. The import applies them set-based in SQL
+(adapters/roster_apply.py); the contact-field rule exists only there (`roster_apply.contact_value`),
+with its case table in tests/integration/test_contact_rule.py.
 
 - Identity fields (role, names, schools, agent links, SIS id) always come from the SIS.
 - Contact fields (email, phone, sms) come from the SIS while the district's
@@ -40,11 +42,3 @@ def mass_deactivation_refusal(active_users: int, to_deactivate: int, threshold: 
             f"({share:.0%}), more than the allowed {threshold:.0%}; check the export, or re-run with "
             f"force=true to apply it anyway")
 
-
-def contact_value(auto_update: bool, sis_value: str | None, current: str | None, self_edited: bool) -> str | None:
-    """Reference implementation of the contact-field rule for one field of an existing user."""
-    if auto_update:
-        return sis_value
-    if current is None and not self_edited:
-        return sis_value
-    return current

@@ -4,29 +4,23 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pur_contracts import UserPermissions, UsersManagerScope
 from pur_contracts.base import SourcedId
-from pur_kit.auth import Principal, principal_dependency
 from pur_kit.errors import conflict, forbidden, not_found
 from pur_kit.params import DistrictIdPath, DistrictIdQuery, TextQuery
 
 from .. import views
-from ..bootstrap import Container
+from ..adapters.repositories import Repositories
 from ..domain.access import can_administer, listing_scope
 from ..service_layer import directory
 from ..service_layer.run_control import request_cancel
+from .deps import Caller, database, parts, settings
 from .uploads import spool_upload
 
 router = APIRouter(prefix="/api/v1")
-current_principal = principal_dependency(lambda request: request.app.state.container.settings.jwt_secret)
-Caller = Annotated[Principal, Depends(current_principal)]
 FilterText = TextQuery(255)
-
-
-def container(request: Request) -> Container:
-    return request.app.state.container
 
 
 class UsersManagerUpdate(BaseModel):
@@ -64,37 +58,37 @@ async def start_import(request: Request, principal: Caller,
                        district_id: DistrictIdPath,
                        force: Annotated[bool, Query(description="apply even above the deactivation threshold")] = False):
     """Upload a OneRoster export (multipart field `file`, or an application/zip body); 202 with the run."""
-    c = container(request)
-    async with c.runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
+    db = database(request)
+    async with db.acquire() as conn:
+        viewer = await directory.load_viewer(Repositories(conn), principal)
     if not can_administer(viewer, district_id):
         raise forbidden("only the system credential or a district administrator can import rosters")
-    path, name = await spool_upload(request, c.settings.upload_dir)
-    started = await c.runner.start(district_id, path, source="upload", source_name=name, forced=force,
-                                   delete_after=True)
-    async with c.runtime.sessions() as session:
-        return views.run_public(await views.get_run(session, started.run_id))
+    path, name = await spool_upload(request, settings(request).upload_dir)
+    started = await parts(request).runner.start(district_id, path, source="upload", source_name=name,
+                                                forced=force, delete_after=True)
+    async with db.acquire() as conn:
+        return views.run_public(await views.get_run(conn, started.run_id))
 
 
 @router.get("/districts/{district_id}/sis-imports", tags=["imports"])
 async def list_imports(request: Request, principal: Caller, district_id: DistrictIdPath,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20):
     """Recent import runs of a district, newest first."""
-    async with container(request).runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
+    async with database(request).acquire() as conn:
+        viewer = await directory.load_viewer(Repositories(conn), principal)
         if not can_administer(viewer, district_id):
             raise forbidden("only the system credential or a district administrator can see imports")
-        return {"items": [views.run_public(r) for r in await views.list_runs(session, district_id, limit)],
+        return {"items": [views.run_public(r) for r in await views.list_runs(conn, district_id, limit)],
                 "next_cursor": None}
 
 
 @router.get("/sis-imports/{run_id}", tags=["imports"])
 async def get_import(request: Request, principal: Caller, run_id: UUID):
     """An import run: status, progress, counts and row errors."""
-    async with container(request).runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
-        row = await views.get_run(session, run_id)
-        if row is None or not can_administer(viewer, row.district_id):
+    async with database(request).acquire() as conn:
+        viewer = await directory.load_viewer(Repositories(conn), principal)
+        row = await views.get_run(conn, run_id)
+        if row is None or not can_administer(viewer, row["district_id"]):
             raise not_found("no such import run")
         return views.run_public(row)
 
@@ -102,25 +96,22 @@ async def get_import(request: Request, principal: Caller, run_id: UUID):
 @router.post("/sis-imports/{run_id}/cancel", tags=["imports"], responses={202: {"description": "still stopping"}})
 async def cancel_import(request: Request, response: Response, principal: Caller, run_id: UUID):
     """Stop a queued or running import, changing nothing: 200 with the failed run, 202 while it stops."""
-    c = container(request)
-    async with c.runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
-        row = await views.get_run(session, run_id)
-    if row is None or not can_administer(viewer, row.district_id):
+    db = database(request)
+    async with db.acquire() as conn:
+        viewer = await directory.load_viewer(Repositories(conn), principal)
+        row = await views.get_run(conn, run_id)
+    if row is None or not can_administer(viewer, row["district_id"]):
         raise not_found("no such import run")
-    if row.status not in ("queued", "running"):
-        raise conflict(f"the import has already ended ({row.status})")
+    if row["status"] not in ("queued", "running"):
+        raise conflict(f"the import has already ended ({row['status']})")
     by = "the system credential" if principal.is_system else f"district administrator {viewer.user_id}"
-    conn = await c.pipeline.connect()
-    try:
-        active = await request_cancel(conn, run_id, by, c.runner.stop)
-    finally:
-        await conn.close()
+    async with db.unit_of_work() as uow:
+        active = await request_cancel(uow, run_id, by, parts(request).runner.stop)
     if not active:
         raise conflict("the import has already ended")
-    async with c.runtime.sessions() as session:
-        row = await views.get_run(session, run_id)
-    if row.status in ("queued", "running"):
+    async with db.acquire() as conn:
+        row = await views.get_run(conn, run_id)
+    if row["status"] in ("queued", "running"):
         response.status_code = 202
     return views.run_public(row)
 
@@ -133,12 +124,12 @@ async def list_users(request: Request, principal: Caller,
                      limit: Annotated[int, Query(ge=1, le=500)] = 100, cursor: str | None = None):
     """Directory users the caller may see, filtered, keyset-paginated by (district, SIS id)."""
     after = views.decode_cursor(cursor) if cursor else None
-    async with container(request).runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
+    async with database(request).acquire() as conn:
+        viewer = await directory.load_viewer(Repositories(conn), principal)
         scope = listing_scope(viewer, district_id)
         if scope is None:
             raise forbidden("you can only list users of your own district")
-        rows, next_cursor = await views.list_users(session, scope, sis_id=sis_id or None, role=role or None,
+        rows, next_cursor = await views.list_users(conn, scope, sis_id=sis_id or None, role=role or None,
                                                    school_id=school_id or None, active=active, limit=limit,
                                                    after=after)
     return {"items": [views.user_public(r) for r in rows], "next_cursor": next_cursor}
@@ -149,29 +140,33 @@ async def get_me(request: Request, principal: Caller):
     """The caller's own directory entry."""
     if principal.is_system:
         raise not_found("the system credential has no directory entry")
-    async with container(request).runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
-        return views.user_public(await directory.visible_user(session, viewer, viewer.user_id))
+    async with database(request).acquire() as conn:
+        repos = Repositories(conn)
+        viewer = await directory.load_viewer(repos, principal)
+        return views.user_public(await directory.visible_user(repos, viewer, viewer.user_id))
 
 
 @router.patch("/directory/users/me/contact", tags=["directory"])
 async def edit_my_contact(request: Request, principal: Caller, body: ContactUpdate):
     """Edit your own email/phone/SMS; only while the SIS does not own contact details (else 409)."""
     changes = {f: getattr(body, f) for f in body.model_fields_set}
-    row = await directory.edit_own_contact(container(request).runtime.sessions, principal, changes)
+    async with database(request).unit_of_work() as uow:
+        row = await directory.edit_own_contact(uow, principal, changes)
     return views.user_public(row)
 
 
 @router.get("/directory/users/{user_id}", tags=["directory"])
 async def get_user(request: Request, principal: Caller, user_id: UUID):
     """One directory user (yourself, or someone in your scope)."""
-    async with container(request).runtime.sessions() as session:
-        viewer = await directory.load_viewer(session, principal)
-        return views.user_public(await directory.visible_user(session, viewer, user_id))
+    async with database(request).acquire() as conn:
+        repos = Repositories(conn)
+        viewer = await directory.load_viewer(repos, principal)
+        return views.user_public(await directory.visible_user(repos, viewer, user_id))
 
 
 @router.put("/directory/users/{user_id}/permissions", tags=["directory"])
 async def put_permissions(request: Request, principal: Caller, user_id: UUID, body: PermissionsUpdate):
     """Replace a user's permissions (district administrators of that district, or the system)."""
-    row = await directory.set_permissions(container(request).runtime.sessions, principal, user_id, body.to_contract())
+    async with database(request).unit_of_work() as uow:
+        row = await directory.set_permissions(uow, principal, user_id, body.to_contract())
     return views.user_public(row)

@@ -17,10 +17,9 @@ Roster uploads may be up to SIS_SYNC_MAX_BODY_BYTES (200 MB by default); every o
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    container = bootstrap(settings)
-    app = create_kit_app(container.runtime, title="sis_sync", routers=[router], description=DESCRIPTION)
-    app.state.container = container
+    runtime = bootstrap(settings)
+    app = create_kit_app(runtime, title="sis_sync", routers=[router], description=DESCRIPTION)
     # Innermost, so the kit's middleware (correlation id, metrics, access log) still wraps it.
-    app.user_middleware.append(Middleware(JsonBodyLimitMiddleware, limit=container.settings.json_body_limit_bytes))
+    app.user_middleware.append(Middleware(JsonBodyLimitMiddleware, limit=runtime.settings.json_body_limit_bytes))
     install_domain_errors(app, DOMAIN_ERRORS)
     return app

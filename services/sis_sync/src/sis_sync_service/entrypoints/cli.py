@@ -12,8 +12,13 @@ from uuid import UUID
 
 from pur_kit import cli
 from pur_kit.logging import configure_logging
+from tqdm import tqdm
 
+from ..adapters.run_store import ACTIVE, ImportRuns, RunAlreadyActive
+from ..bootstrap import bootstrap
 from ..config import Settings
+from ..service_layer.directory import grant_district_admin
+from ..service_layer.run_control import request_cancel
 
 SERVICE_DIR = Path(os.environ.get("SIS_SYNC_SERVICE_DIR") or Path(__file__).resolve().parents[3])
 
@@ -23,30 +28,28 @@ async def migrate(settings: Settings) -> None:
 
 
 async def import_roster(settings: Settings, path: Path, district_id: str, force: bool, progress: bool) -> int:
-    from tqdm import tqdm
-
-    from ..adapters.run_store import RunAlreadyActive
-    from ..service_layer.imports import ImportPipeline
-
     await migrate(settings)
-    pipeline = ImportPipeline(settings)
+    pipeline = bootstrap(settings).parts.pipeline
     try:
-        started = await pipeline.begin(district_id, source="cli", source_name=path.name, forced=force)
-    except RunAlreadyActive as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    bar = tqdm(total=None, unit="rows", desc=f"{district_id}: reading", disable=not progress, file=sys.stderr)
+        try:
+            started = await pipeline.begin(district_id, source="cli", source_name=path.name, forced=force)
+        except RunAlreadyActive as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        bar = tqdm(total=None, unit="rows", desc=f"{district_id}: reading", disable=not progress, file=sys.stderr)
 
-    def on_progress(phase: str, done: int, total: int | None) -> None:
-        if total is not None and bar.total != total:
-            bar.total = total
-        bar.set_description(f"{district_id}: {phase}")
-        bar.update(done - bar.n)
+        def on_progress(phase: str, done: int, total: int | None) -> None:
+            if total is not None and bar.total != total:
+                bar.total = total
+            bar.set_description(f"{district_id}: {phase}")
+            bar.update(done - bar.n)
 
-    try:
-        outcome = await pipeline.execute(started, path, on_progress)
+        try:
+            outcome = await pipeline.execute(started, path, on_progress)
+        finally:
+            bar.close()
     finally:
-        bar.close()
+        await pipeline.close()
     print(f"run {outcome.run_id}: {outcome.status}")
     if outcome.failure:
         print(f"  {outcome.failure}")
@@ -62,25 +65,26 @@ async def import_roster(settings: Settings, path: Path, district_id: str, force:
 
 async def cancel_import(settings: Settings, run_id: UUID, wait_seconds: float) -> int:
     """Stop a queued or running import, whichever process runs it, and wait until it has ended."""
-    from ..adapters import run_store
-    from ..service_layer.imports import ImportPipeline
-    from ..service_layer.run_control import request_cancel
-
     await migrate(settings)
-    conn = await ImportPipeline(settings).connect()
+    db = bootstrap(settings).db
+    await db.start()
     try:
-        if await run_store.status_of(conn, run_id) is None:
-            print(f"error: no import run {run_id}", file=sys.stderr)
-            return 1
-        requested = await request_cancel(conn, run_id, "an operator (CLI)")
+        async with db.acquire() as conn:
+            if await ImportRuns(conn).status_of(run_id) is None:
+                print(f"error: no import run {run_id}", file=sys.stderr)
+                return 1
+        async with db.unit_of_work() as uow:
+            requested = await request_cancel(uow, run_id, "an operator (CLI)")
         deadline = time.monotonic() + wait_seconds
-        while (run := await run_store.status_of(conn, run_id))["status"] in run_store.ACTIVE:
-            if time.monotonic() >= deadline:
-                print(f"run {run_id}: cancel requested; its process stops it within seconds")
-                return 0
-            await asyncio.sleep(0.2)
+        async with db.acquire() as conn:
+            # The run's own process stops it (within its cancel poll): watch its status until then.
+            while (run := await ImportRuns(conn).status_of(run_id))["status"] in ACTIVE:
+                if time.monotonic() >= deadline:
+                    print(f"run {run_id}: cancel requested; its process stops it within seconds")
+                    return 0
+                await asyncio.sleep(0.2)
     finally:
-        await conn.close()
+        await db.close()
     if not requested:
         print(f"error: run {run_id} had already ended ({run['status']})", file=sys.stderr)
         return 2
@@ -89,19 +93,17 @@ async def cancel_import(settings: Settings, run_id: UUID, wait_seconds: float) -
 
 
 async def grant_admin(settings: Settings, district_id: str, sis_id: str) -> int:
-    from pur_kit.db import make_engine, make_sessionmaker
-
-    from ..service_layer.directory import grant_district_admin
-
-    engine = make_engine(settings.database_url, pool_size=1)
+    db = bootstrap(settings).db
+    await db.start()
     try:
-        row = await grant_district_admin(make_sessionmaker(engine), district_id, sis_id)
+        async with db.unit_of_work() as uow:
+            row = await grant_district_admin(uow, district_id, sis_id)
     finally:
-        await engine.dispose()
+        await db.close()
     if row is None:
         print(f"error: no user with SIS id {sis_id!r} in district {district_id!r}", file=sys.stderr)
         return 1
-    print(f"{row.id} is a district administrator of {district_id} (version {row.version})")
+    print(f"{row['id']} is a district administrator of {district_id} (version {row['version']})")
     return 0
 
 

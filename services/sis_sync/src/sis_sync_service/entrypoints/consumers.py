@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from pur_contracts import DirectoryReplayRequested, DistrictSettingsChanged
-from pur_kit.runtime import ServiceRuntime
 
-from ..service_layer.events import EventHandlers
+from ..service_layer.messages import MessageHandlers
 
 
-def register_consumers(runtime: ServiceRuntime, handlers: EventHandlers) -> None:
-    runtime.add_consumers({
+def subscriptions(handlers: MessageHandlers) -> dict:
+    return {
         DistrictSettingsChanged: handlers.district_settings_changed,
         DirectoryReplayRequested: handlers.directory_replay_requested,
-    })
+    }

@@ -5,9 +5,10 @@ transaction, record the outcome.
     outcome = await pipeline.execute(started, path)
 
 `begin` returns as soon as the run is recorded (the API answers 202 then); `execute` does the
-work on the run's own connection. A crash at any point before COMMIT leaves the directory as it
-was; the orphaned run is failed by the next sweep (adapters/run_store.py). A run that outlives
-`import_max_seconds` or is cancelled is stopped and failed the same way (run_control.py).
+work on the run's own connection, held from `begin` to the end of the run (its advisory lock says
+the run is alive; its temporary tables hold the staged rows). A crash at any point before COMMIT
+leaves the directory as it was; the orphaned run is failed by the next sweep (run_control.py). A
+run that outlives `import_max_seconds` or is cancelled is stopped and failed the same way.
 """
 from __future__ import annotations
 
@@ -20,25 +21,31 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import asyncpg
 from pur_contracts import SisSyncCompleted, SyncCounts
-from pur_kit.db import asyncpg_dsn
 from pur_kit.logging import current_correlation_id, get_logger
+from pur_kit.uow import Database, write_events
 
-from ..adapters import roster_apply, run_store
-from ..adapters.event_sql import add_events_asyncpg
+from ..adapters import roster_apply
+from ..adapters.directory_repo import SettingsProjection
+from ..adapters.repositories import Repositories
 from ..adapters.roster_source import NULL, ErrorLog, RosterSource, RosterStructureError
+from ..adapters.run_store import ImportRuns, RunAlreadyActive
 from ..config import Settings
 from ..domain.sync_rules import Counts, mass_deactivation_refusal
 from ..domain.text import printable
-from .run_control import ImportStopped, RunControl, timed_out, watch_for_cancel
+from .run_control import INTERRUPTED, ImportStopped, RunControl, failed_run, sweep_orphans, timed_out, watch_for_cancel
 
 log = get_logger(__name__)
 
 BATCH_ROWS = 5000
 MAX_WARNINGS = 100
+# Connections of the import pool: the runs of this process at once (each holds one for the whole
+# run), and their short cancel checks and sweeps.
+IMPORT_CONNECTIONS = 20
 Progress = Callable[[str, int, int | None], Awaitable[None] | None]
 
 
@@ -57,6 +64,7 @@ class StartedRun:
     district_id: str
     forced: bool
     conn: asyncpg.Connection
+    release: Callable[[], Awaitable[None]]  # give the connection back: the run is no longer owned
     correlation_id: str | None = None
     control: RunControl = field(default_factory=RunControl)
 
@@ -73,40 +81,50 @@ class RunOutcome:
 
 
 class ImportPipeline:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.dsn = asyncpg_dsn(settings.database_url)
+    """Runs imports on a pool of its own (`db`), apart from the service's: its connections are held
+    for a whole run, keep temporary tables in memory (`temp_buffers`, set when they connect: the
+    default 8 MB spills at ~30,000 users) and allow statements as long as the run itself."""
 
-    async def connect(self) -> asyncpg.Connection:
-        conn = await asyncpg.connect(self.dsn)
-        # Staging tables are temporary: keep them in memory (the default 8 MB spills at ~30,000 users).
-        await conn.execute("SET temp_buffers = '128MB'")
-        return conn
+    def __init__(self, settings: Settings, on_events_committed: Callable[[], None] = lambda: None) -> None:
+        self.settings = settings
+        self.db: Database[Repositories] = Database(
+            _with_server_setting(settings.database_url, "temp_buffers", "128MB"), IMPORT_CONNECTIONS,
+            consumer="sis_sync.main", repositories=Repositories, on_events_committed=on_events_committed,
+            command_timeout=settings.import_max_seconds)
+
+    async def start(self) -> None:
+        """Make the pool usable; it opens no connection until one is needed, so this can be called
+        before every use (the kit's runtime starts only its own pool)."""
+        await self.db.start()
+
+    async def close(self) -> None:
+        await self.db.close()
 
     async def begin(self, district_id: str, *, source: str, source_name: str | None = None,
                     forced: bool = False) -> StartedRun:
         """Record a queued run (creating the district on its first import) and own it.
 
-        Raises run_store.RunAlreadyActive when the district has a live run.
+        Raises RunAlreadyActive when the district has a live run.
         """
-        conn = await self.connect()
+        await self.start()
+        held = contextlib.AsyncExitStack()
+        conn = await held.enter_async_context(self.db.acquire())
+        runs = ImportRuns(conn)
         run_id = uuid4()
         source_name = printable(source_name) if source_name else None  # a client's or a file system's name
         try:
-            await run_store.lock_run(conn, run_id)
+            await runs.own(run_id)
             try:
-                await run_store.insert_run(conn, run_id, district_id, source=source, source_name=source_name,
-                                           forced=forced)
-            except run_store.RunAlreadyActive:
-                if not await run_store.sweep_orphaned_runs(conn, district_id):
+                await runs.insert(run_id, district_id, source=source, source_name=source_name, forced=forced)
+            except RunAlreadyActive:
+                if not await sweep_orphans(self.db, district_id):
                     raise
-                await run_store.insert_run(conn, run_id, district_id, source=source, source_name=source_name,
-                                           forced=forced)
+                await runs.insert(run_id, district_id, source=source, source_name=source_name, forced=forced)
         except BaseException:
-            await conn.close()
+            await held.aclose()
             raise
         log.info("sis_import_queued", run_id=str(run_id), district_id=district_id, source=source, forced=forced)
-        return StartedRun(run_id, district_id, forced, conn, current_correlation_id() or str(run_id))
+        return StartedRun(run_id, district_id, forced, conn, held.aclose, current_correlation_id() or str(run_id))
 
     async def execute(self, run: StartedRun, source: Path | bytes, progress: Progress | None = None) -> RunOutcome:
         """Do the run; never raises for a bad roster (the run is failed instead)."""
@@ -116,9 +134,9 @@ class ImportPipeline:
         deadline = asyncio.get_running_loop().call_later(
             self.settings.import_max_seconds, control.stop, timed_out(self.settings.import_max_seconds))
         watcher = asyncio.create_task(watch_for_cancel(
-            self.connect, run.run_id, control, self.settings.cancel_poll_seconds))
+            self.db, run.run_id, control, self.settings.cancel_poll_seconds))
         try:
-            await run_store.mark_running(run.conn, run.run_id)
+            await ImportRuns(run.conn).mark_running(run.run_id)
             # Its own task, so that a stop cancels the work and not the caller.
             work = asyncio.ensure_future(self._import(run, source, errors, progress, timings))
             control.attach(work)
@@ -131,7 +149,7 @@ class ImportPipeline:
             if control.reason is not None and not asyncio.current_task().cancelling():
                 return await self._fail(run, control.reason, errors)
             with contextlib.suppress(Exception):  # the process is stopping
-                await asyncio.shield(self._fail(run, run_store.INTERRUPTED, errors))
+                await asyncio.shield(self._fail(run, INTERRUPTED, errors))
             raise
         except Exception as exc:  # an unexpected failure must still end the run
             log.exception("sis_import_crashed", run_id=str(run.run_id), error=type(exc).__name__)
@@ -140,7 +158,9 @@ class ImportPipeline:
             deadline.cancel()
             watcher.cancel()
             with contextlib.suppress(Exception):
-                await run.conn.close()
+                await roster_apply.drop_staging(run.conn)
+            with contextlib.suppress(Exception):
+                await run.release()
         log.info("sis_import_succeeded", run_id=str(run.run_id), district_id=run.district_id,
                  seconds=timings.total(), timings=timings.steps, **counts.as_dict())
         return RunOutcome(run.run_id, "succeeded", counts, None, errors.items, errors.total, timings.steps)
@@ -151,8 +171,12 @@ class ImportPipeline:
             if run.conn.is_in_transaction():
                 await run.conn.execute("ROLLBACK")
         try:
-            await run_store.mark_failed(run.conn, run.run_id, message, errors=items, error_count=errors.total + 1,
-                                        correlation_id=run.correlation_id)
+            async with run.conn.transaction():
+                district_id = await ImportRuns(run.conn).mark_failed(
+                    run.run_id, message, SyncCounts().model_dump(), errors=items, error_count=errors.total + 1)
+                if district_id is not None:
+                    await write_events(run.conn, [failed_run(district_id, run.run_id)], run.correlation_id)
+            self.db.events_committed()
         except Exception as exc:  # the sweep fails it later
             log.warning("sis_import_fail_not_recorded", run_id=str(run.run_id), error=type(exc).__name__)
         log.warning("sis_import_failed", run_id=str(run.run_id), district_id=run.district_id, reason=message[:200])
@@ -163,7 +187,7 @@ class ImportPipeline:
         conn = run.conn
 
         async def report(phase: str, done: int, total: int | None) -> None:
-            await run_store.set_progress(conn, run.run_id, phase=phase, rows_done=done, rows_total=total)
+            await ImportRuns(conn).set_progress(run.run_id, phase=phase, rows_done=done, rows_total=total)
             if progress is not None:
                 result = progress(phase, done, total)
                 if asyncio.iscoroutine(result):
@@ -223,7 +247,7 @@ class ImportPipeline:
         conn, district_id, cid = run.conn, run.district_id, run.correlation_id
         async with conn.transaction():
             await roster_apply.lock_district(conn, district_id, district_name)
-            auto_update = await roster_apply.contact_auto_update(conn, district_id)
+            auto_update = await SettingsProjection(conn).contact_auto_update(district_id)
             plan = await roster_apply.plan_users(conn, district_id, staged=staged, bulk=roster.users_bulk,
                                                  auto_update=auto_update)
             timings.lap("plan")
@@ -242,17 +266,25 @@ class ImportPipeline:
                 deactivated=plan.marked + changes.deactivated_missing,
                 rejected=errors.total,
             )
-            await run_store.mark_succeeded(conn, run.run_id, counts=counts.as_dict(), errors=errors.items,
-                                           error_count=errors.total, rows_done=rows,
-                                           warnings=roster.warnings[:MAX_WARNINGS])
-            await add_events_asyncpg(conn, [SisSyncCompleted(
+            await ImportRuns(conn).mark_succeeded(run.run_id, counts=counts.as_dict(), errors=errors.items,
+                                                  error_count=errors.total, rows_done=rows,
+                                                  warnings=roster.warnings[:MAX_WARNINGS])
+            await write_events(conn, [SisSyncCompleted(
                 district_id=district_id, run_id=run.run_id, status="succeeded",
                 counts=SyncCounts(**counts.as_dict()))], cid)
             run.control.committing = True  # from here on a stop comes too late
+        self.db.events_committed()
         timings.lap("commit")
         if changes.created + changes.changed > 10_000:
             await conn.execute("ANALYZE directory_user")  # fresh statistics for the next run's plans
         return counts
+
+
+def _with_server_setting(url: str, name: str, value: str) -> str:
+    """The database URL whose connections start with `name` set to `value` (asyncpg takes the
+    URL's query parameters as server settings)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=urlencode([*parse_qsl(parts.query), (name, value)])))
 
 
 class _Timings:

@@ -7,23 +7,27 @@ late and is ignored: the run has been applied.
 
 A cancel is written to `sis_import_cancel` (not the run's row, which the apply transaction holds
 locked), so it reaches the run whichever process owns it (a replica, the CLI): each run looks for
-it every `cancel_poll_seconds` from a connection of its own. A run whose owner died is failed on
-the spot (its advisory lock is free).
+it every `cancel_poll_seconds`. A run whose owner died is failed on the spot (its advisory lock is
+free), as the periodic sweep fails every such orphan.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from uuid import UUID
 
 import asyncpg
-from pur_kit.logging import get_logger
+from pur_contracts import SisSyncCompleted, SyncCounts
+from pur_kit.logging import correlation_id_var, get_logger
+from pur_kit.uow import Database, UnitOfWork
 
-from ..adapters import run_store
+from ..adapters.repositories import Repositories
+from ..adapters.run_store import ImportRuns
 
 log = get_logger(__name__)
 NOTHING_CHANGED = "nothing was changed"
+INTERRUPTED = "the import was interrupted (its process stopped); nothing was changed"
 
 
 class ImportStopped(Exception):
@@ -69,38 +73,77 @@ def cancelled(by: str) -> str:
     return f"cancelled by {by}; {NOTHING_CHANGED}"
 
 
-async def watch_for_cancel(connect: Callable[[], Awaitable[asyncpg.Connection]], run_id: UUID,
-                           control: RunControl, interval: float) -> None:
-    """Until the run stops: stop it once a cancel is noted for it. Sleeps first, so a run shorter
-    than `interval` never opens the connection (a cancel from this process stops it directly)."""
-    conn = None
-    try:
-        while True:
-            await asyncio.sleep(interval)
-            if control.reason is not None or control.committing:
-                return
-            try:
-                if conn is None or conn.is_closed():
-                    conn = await connect()
-                by = await run_store.cancel_requested_by(conn, run_id)
-                if by is not None:
-                    control.stop(cancelled(by))
-                    return
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("sis_import_cancel_check_failed", run_id=str(run_id), error=type(exc).__name__)
-    finally:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+def failed_run(district_id: str, run_id: UUID) -> SisSyncCompleted:
+    """The announcement of a run that failed (it changed nothing)."""
+    return SisSyncCompleted(district_id=district_id, run_id=run_id, status="failed", counts=SyncCounts())
 
 
-async def request_cancel(conn: asyncpg.Connection, run_id: UUID, by: str,
+async def fail_if_orphaned(uow: UnitOfWork[Repositories], run_id: UUID, failure: str) -> bool:
+    """Fail the run (and announce it) if it is still active and no live process owns it."""
+    if not await uow.repos.runs.unowned(run_id):
+        return False  # a live process owns it
+    district_id = await uow.repos.runs.mark_failed(run_id, failure, SyncCounts().model_dump())
+    if district_id is None:
+        return False
+    uow.publish(failed_run(district_id, run_id))
+    return True
+
+
+async def sweep_orphaned_run(uow: UnitOfWork[Repositories], run_id: UUID) -> bool:
+    """Fail one run orphaned by a crashed process (False: a live process owns it, or it ended)."""
+    with run_correlation(run_id):
+        failed = await fail_if_orphaned(uow, run_id, INTERRUPTED)
+        await uow.commit()
+    return failed
+
+
+async def sweep_orphans(db: Database[Repositories], district_id: str | None = None) -> int:
+    """Fail the queued/running runs (of one district, or all) whose owning process is gone; how many."""
+    async with db.acquire() as conn:
+        run_ids = await ImportRuns(conn).active_ids(district_id)
+    swept = 0
+    for run_id in run_ids:
+        async with db.unit_of_work() as uow:
+            swept += await sweep_orphaned_run(uow, run_id)
+    return swept
+
+
+async def request_cancel(uow: UnitOfWork[Repositories], run_id: UUID, by: str,
                          stop_locally: Callable[[UUID, str], Awaitable[bool]] | None = None) -> bool:
     """Ask a live run to stop (False: it has already finished). A run of this process is stopped and
     awaited; one whose process died is failed here; another live process sees the request itself."""
-    if not await run_store.request_cancel(conn, run_id, by):
-        return False
-    if stop_locally is not None and await stop_locally(run_id, cancelled(by)):
-        return True
-    await run_store.fail_if_orphaned(conn, run_id, cancelled(by))
+    with run_correlation(run_id):
+        if not await uow.repos.runs.note_cancel(run_id, by):
+            return False
+        if stop_locally is None or not await stop_locally(run_id, cancelled(by)):
+            await fail_if_orphaned(uow, run_id, cancelled(by))
+        await uow.commit()
     return True
+
+
+@contextlib.contextmanager
+def run_correlation(run_id: UUID) -> Iterator[None]:
+    """Events about a run the caller does not own carry the run's id as their correlation id."""
+    token = correlation_id_var.set(str(run_id))
+    try:
+        yield
+    finally:
+        correlation_id_var.reset(token)
+
+
+async def watch_for_cancel(db: Database, run_id: UUID, control: RunControl, interval: float) -> None:
+    """Until the run stops: stop it once a cancel is noted for it. Sleeps first, so a run shorter
+    than `interval` never asks (a cancel from this process stops it directly)."""
+    while True:
+        await asyncio.sleep(interval)
+        if control.reason is not None or control.committing:
+            return
+        try:
+            async with db.acquire() as conn:
+                by = await ImportRuns(conn).cancel_requested_by(run_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("sis_import_cancel_check_failed", run_id=str(run_id), error=type(exc).__name__)
+            continue
+        if by is not None:
+            control.stop(cancelled(by))
+            return

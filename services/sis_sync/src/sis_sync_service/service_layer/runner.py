@@ -10,11 +10,12 @@ from uuid import UUID
 
 from pur_kit.logging import get_logger
 
-from ..adapters import run_store
 from ..adapters.drop_folder import newest_exports
+from ..adapters.run_store import ImportRuns, RunAlreadyActive
 from ..adapters.spool import remove_stale_spools
 from ..config import Settings
 from .imports import ImportPipeline, RunOutcome, StartedRun
+from .run_control import sweep_orphans
 
 log = get_logger(__name__)
 STOP_WAIT_SECONDS = 10.0  # a stopped run ends within a chunk's parse or a query's cancellation
@@ -40,7 +41,7 @@ class ImportRunner:
                 await on_begun(started)
         except BaseException:
             if started is not None:  # the run stays queued without an owner: the next sweep fails it
-                await started.conn.close()
+                await started.release()
             if delete_after:
                 path.unlink(missing_ok=True)
             raise
@@ -79,11 +80,8 @@ class ImportRunner:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def sweep_orphans(self) -> int:
-        conn = await self.pipeline.connect()
-        try:
-            swept = await run_store.sweep_orphaned_runs(conn)
-        finally:
-            await conn.close()
+        await self.pipeline.start()
+        swept = await sweep_orphans(self.pipeline.db)
         if swept:
             log.warning("sis_import_orphans_failed", runs=swept)
         await asyncio.to_thread(remove_stale_spools, self.settings.upload_dir)
@@ -96,27 +94,20 @@ class ImportRunner:
             return []
         started_runs = []
         for export in await asyncio.to_thread(newest_exports, folder, self.settings.drop_settle_seconds):
-            conn = await self.pipeline.connect()
-            try:
-                seen = await conn.fetchval(
-                    "SELECT 1 FROM drop_pickup WHERE district_id = $1 AND fingerprint = $2",
-                    export.district_id, export.fingerprint)
-            finally:
-                await conn.close()
-            if seen:
-                continue
+            await self.pipeline.start()
+            async with self.pipeline.db.acquire() as conn:
+                if await ImportRuns(conn).picked_up(export.district_id, export.fingerprint):
+                    continue
 
             async def note_pickup(started: StartedRun, export=export) -> None:
-                await started.conn.execute(
-                    "INSERT INTO drop_pickup (district_id, fingerprint, file_name, run_id) VALUES ($1, $2, $3, $4) "
-                    "ON CONFLICT DO NOTHING", export.district_id, export.fingerprint, export.path.name,
-                    started.run_id)
+                await ImportRuns(started.conn).note_pickup(export.district_id, export.fingerprint,
+                                                           export.path.name, started.run_id)
 
             try:
                 started = await self.start(export.district_id, export.path, source="drop_folder",
                                            source_name=export.path.name, forced=False, delete_after=False,
                                            on_begun=note_pickup)
-            except run_store.RunAlreadyActive:
+            except RunAlreadyActive:
                 continue  # try again next round
             started_runs.append(started.run_id)
         return started_runs
