@@ -6,7 +6,7 @@ import inspect
 import re
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 from fastapi import APIRouter, FastAPI, Request
@@ -120,15 +120,28 @@ def _domain_error_handler(status: int, code: str, attrs: tuple[str, ...] = ()):
 
 
 class RequestContextMiddleware:
-    """Pure ASGI (cheap): correlation id, body size limit, metrics and the access log line."""
+    """Pure ASGI (cheap): correlation id, body size limit, metrics and the access log line.
 
-    def __init__(self, app, max_body_bytes: int) -> None:
+    Every body is limited to `max_body_bytes` (streaming: nothing beyond it is read), except on
+    the routes of `larger_bodies`, `(method, path pattern, limit)` (an upload of a roster file).
+    """
+
+    def __init__(self, app, max_body_bytes: int,
+                 larger_bodies: Sequence[tuple[str, re.Pattern[str], int]] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger_bodies = tuple(larger_bodies)
+
+    def _limit(self, scope) -> int:
+        for method, path, limit in self.larger_bodies:
+            if scope["method"] == method and path.match(scope["path"]):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_body_bytes = self._limit(scope) if self.larger_bodies else self.max_body_bytes
         headers = dict(scope["headers"])
         cid = headers.get(b"x-correlation-id", b"").decode("latin-1")
         if not _CID_OK.match(cid):
@@ -149,9 +162,9 @@ class RequestContextMiddleware:
 
         try:
             length = headers.get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            if length is not None and length.isdigit() and int(length) > max_body_bytes:
                 await _send_json(send_wrapper, 422, error_body(
-                    "validation_error", f"body: larger than {self.max_body_bytes} bytes", field="body"))
+                    "validation_error", f"body: larger than {max_body_bytes} bytes", field="body"))
                 return
             received = 0
 
@@ -160,7 +173,7 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > max_body_bytes:
                         raise _BodyTooLarge
                 return message
 
@@ -168,7 +181,7 @@ class RequestContextMiddleware:
                 await self.app(scope, limited_receive, send_wrapper)
             except _BodyTooLarge:
                 await _send_json(send_wrapper, 422, error_body(
-                    "validation_error", f"body: larger than {self.max_body_bytes} bytes", field="body"))
+                    "validation_error", f"body: larger than {max_body_bytes} bytes", field="body"))
             except Exception as exc:
                 # Answered here rather than re-raised to Starlette's ServerErrorMiddleware, which
                 # re-raises to the server: uvicorn would log the traceback, whose messages can
@@ -300,8 +313,12 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
 
 
 def create_app(runtime: ServiceRuntime, *, title: str, routers: list[APIRouter], description: str = "",
-               direct: list[tuple[str, str]] = ()) -> FastAPI:
-    """The service's app; `direct` lists hot `(method, path)` routes served by `DirectRoutes`."""
+               direct: list[tuple[str, str]] = (), max_body_bytes: int | None = None,
+               larger_bodies: Sequence[tuple[str, str, int]] = ()) -> FastAPI:
+    """The service's app; `direct` lists hot `(method, path)` routes served by `DirectRoutes`.
+
+    Bodies are limited to `max_body_bytes` (default: the settings' `max_body_bytes`), except on the
+    routes of `larger_bodies`, `(method, path regex, limit)`."""
     # FastAPI's native OpenTelemetry stays off: we export Prometheus metrics and JSON logs, and its
     # per-request provider lookups showed up in the submission path's profile.
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan,
@@ -313,5 +330,6 @@ def create_app(runtime: ServiceRuntime, *, title: str, routers: list[APIRouter],
         app.include_router(router)
     if direct:
         app.add_middleware(DirectRoutes, routes=direct_routes(app, list(direct)))
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=max_body_bytes or runtime.settings.max_body_bytes,
+                       larger_bodies=[(method, re.compile(path), limit) for method, path, limit in larger_bodies])
     return app

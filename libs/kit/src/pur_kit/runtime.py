@@ -105,8 +105,10 @@ class ServiceRuntime(Generic[P]):
             app_id=service,
             gather_seconds=outbox_gather_seconds,
         )
+        # Every use of this pool is a unit of work or a read: nothing leaves session state behind.
         self.db = Database(settings.database_url, settings.db_pool_size, consumer=f"{service}.main",
-                           repositories=repositories, on_events_committed=self.relay.wake)
+                           repositories=repositories, on_events_committed=self.relay.wake,
+                           reset_on_release=False)
         self._document_publications()
         self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters]
         self.on_broker_started: list[Callable[[], Awaitable[None]]] = []

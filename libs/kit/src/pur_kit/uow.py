@@ -77,6 +77,10 @@ async def write_events(conn: asyncpg.Connection, events: Sequence[Event], correl
         await conn.execute(_INSERT_OUTBOX, *outbox_rows(events, correlation_id))
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """No reset on release (see `Database`'s `reset_on_release`)."""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for kind in ("json", "jsonb"):
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
@@ -128,6 +132,13 @@ class FairGate:
 class Database(Generic[R]):
     """A service's asyncpg pool: `acquire()` for reads, `unit_of_work()` for every change.
 
+    `reset_on_release=False` skips asyncpg's reset query when a connection goes back to the pool
+    (a round trip per use: `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`). Only for
+    a pool whose users never leave session state behind: no session advisory locks, `SET` (but
+    `SET LOCAL`), `LISTEN` or open cursors outside a transaction. The runtime's `db` is such a pool
+    (every use is a unit of work or a read); work that holds session state (sis_sync's import runs,
+    with their session advisory lock) has a `Database` of its own, reset on release.
+
     `repositories(conn)` builds the service's repositories over a unit of work's connection
     (`uow.repos`); the service layer uses only those, so its tests swap them for in-memory ones
     (`pur_kit.testing.fakes.FakeUnitOfWork`). The pool opens no connection at start, so a service
@@ -137,8 +148,9 @@ class Database(Generic[R]):
     def __init__(self, url: str, size: int, *, consumer: str,
                  repositories: Callable[[asyncpg.Connection], R] = lambda conn: None,
                  on_events_committed: Callable[[], None] = lambda: None,
-                 command_timeout: float = 30) -> None:
+                 command_timeout: float = 30, reset_on_release: bool = True) -> None:
         self._repositories = repositories
+        self._reset_on_release = reset_on_release
         self._dsn = asyncpg_dsn(url)
         self._size = size
         self._command_timeout = command_timeout
@@ -151,6 +163,7 @@ class Database(Generic[R]):
         if self._pool is None:
             self._pool = await asyncpg.create_pool(
                 self._dsn, min_size=0, max_size=self._size, init=_init_connection,
+                reset=None if self._reset_on_release else _keep_session,
                 max_inactive_connection_lifetime=300, command_timeout=self._command_timeout,
             )
 

@@ -14,9 +14,8 @@ class Settings(ServiceSettings):
     http_port: int = 8003
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/pur_sis_sync"
 
-    # The kit's body limit applies to the whole app; roster uploads need far more than the 64 KiB
-    # that JSON endpoints get. `max_body_bytes` caps the upload route, `json_body_limit_bytes`
-    # every other route (see entrypoints/body_limits.py).
+    # Roster uploads need far more than the 64 KiB that JSON endpoints get: `max_body_bytes` caps
+    # the upload route, `json_body_limit_bytes` every other route (entrypoints/app.py).
     max_body_bytes: int = 200 * 1024 * 1024
     json_body_limit_bytes: int = 64 * 1024
 
