@@ -42,7 +42,9 @@ docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker in
 taken=()
 for port in "$REQUESTS_PORT" "$SETTINGS_PORT" "$DIGEST_PORT" "$SIS_SYNC_PORT" "$RABBITMQ_PORT" \
             "$RABBITMQ_MANAGEMENT_PORT" "$POSTGRES_PORT" "$MAIL_SMTP_PORT" "$MAIL_WEB_PORT"; do
-  "$PYTHON" -c 'import socket, sys; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()' \
+  # SO_REUSEADDR: a connection of a previous run still in TIME_WAIT does not make the port taken
+  # (Docker binds it the same way); a listening socket does.
+  "$PYTHON" -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.close()' \
     "$port" 2>/dev/null || taken+=("$port")
 done
 [ ${#taken[@]} -eq 0 ] || die "host ports already in use: ${taken[*]} (a stack of project $COMPOSE_PROJECT_NAME still up? \`${compose_cmd[*]} -p $COMPOSE_PROJECT_NAME down -v\`; or set the *_PORT variables)"

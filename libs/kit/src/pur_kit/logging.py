@@ -91,6 +91,16 @@ def configure_logging(service: str, level: str = "INFO", fmt: str | None = None)
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("aiormq").setLevel("WARNING")
     logging.getLogger("aio_pika").setLevel("WARNING")
+    logging.getLogger("aiormq.connection").addFilter(_broker_unreachable_is_a_warning)
+
+
+def _broker_unreachable_is_a_warning(record: logging.LogRecord) -> bool:
+    """aiormq logs a refused connection at ERROR before raising it; the caller retries and logs its
+    own warning (`broker_unavailable`, `outbox_relay_error`), so a broker that is starting or
+    restarting is a warning, not an error."""
+    if record.levelno == logging.ERROR and str(record.msg).startswith("error when creating transport"):
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
 
 
 def get_logger(name: str | None = None):
