@@ -183,6 +183,15 @@ class Database(Generic[R]):
         finally:
             self._gate.release()
 
+    @contextlib.asynccontextmanager
+    async def repositories(self) -> AsyncIterator[R]:
+        """The repositories over a pooled connection, without a transaction: for work whose every
+        write is one statement, complete on its own (a submission; a digest worker's claims), where
+        BEGIN and COMMIT would only add two round trips. Such a write wakes the relay itself
+        (`events_committed`)."""
+        async with self.acquire() as conn:
+            yield self._repositories(conn)
+
     def has_idle_connection(self) -> bool:
         """True when `acquire` would not wait."""
         return self._gate.idle()
@@ -239,10 +248,6 @@ class UnitOfWork(Generic[R]):
 
     def publish_all(self, events: Iterable[Event]) -> None:
         self._events.extend(events)
-
-    @property
-    def pending_events(self) -> list[Event]:
-        return list(self._events)
 
     async def flush(self) -> None:
         """Write the pending events now (a long unit of work keeps its memory bounded)."""

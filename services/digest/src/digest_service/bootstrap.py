@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pur_kit.runtime import ServiceRuntime
 
 from .adapters.render import DigestRenderer, Links
-from .adapters.repositories import Repositories, held_repositories
+from .adapters.repositories import Repositories
 from .adapters.smtp import Mailer, SmtpOptions
 from .config import Settings
 from .domain.delivery import RetryPolicy
@@ -52,7 +52,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> 
     unit_of_work, owner = runtime.db.unit_of_work, process_owner()
     mailer = Mailer(SmtpOptions.from_settings(settings), settings.smtp_connections)
     runner = DigestRunner(
-        unit_of_work, held_repositories(runtime.db), mailer,
+        unit_of_work, runtime.db.repositories, mailer,
         DigestRenderer(settings.mail_from, Links(settings.public_base_url, settings.settings_public_url)),
         events_committed=runtime.db.events_committed, clock=clock, owner=owner,
         policy=RetryPolicy(settings.max_attempts, timedelta(seconds=settings.retry_backoff_seconds),

@@ -30,7 +30,7 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime[Parts]:
     runtime = ServiceRuntime(settings, SERVICE, repositories=Repositories,
                              outbox_gather_seconds=settings.outbox_coalesce_ms / 1000)
     runtime.parts = Parts(
-        submissions=SubmissionWriter(runtime.db, Repositories, settings.submission_group_max),
+        submissions=SubmissionWriter(runtime.db, settings.submission_group_max),
         verified_tokens=VerifiedTokens(),
         handlers=ProjectionHandlers(),
     )

@@ -140,7 +140,8 @@ class FakeRepositories:
 class FakeDatabase:
     """A pool of `size` connections (with the kit's FIFO gate) and the relay's wake-ups."""
 
-    def __init__(self, size: int = 1) -> None:
+    def __init__(self, repos: FakeRepositories, size: int = 1) -> None:
+        self._repos = repos
         self._gate = FairGate(size)
         self.wakeups = 0
 
@@ -151,6 +152,11 @@ class FakeDatabase:
             yield None
         finally:
             self._gate.release()
+
+    @contextlib.asynccontextmanager
+    async def repositories(self) -> AsyncIterator[FakeRepositories]:
+        async with self.acquire():
+            yield self._repos
 
     def has_idle_connection(self) -> bool:
         return self._gate.idle()

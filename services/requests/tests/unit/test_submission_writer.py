@@ -20,13 +20,13 @@ def repos() -> FakeRepositories:
 
 
 @pytest.fixture
-def db() -> FakeDatabase:
-    return FakeDatabase(size=1)
+def db(repos) -> FakeDatabase:
+    return FakeDatabase(repos, size=1)
 
 
 @pytest.fixture
 def writer(db, repos) -> SubmissionWriter:
-    return SubmissionWriter(db, lambda conn: repos, max_group=64)
+    return SubmissionWriter(db, max_group=64)
 
 
 async def person(repos, district: str = "d1", *, enabled: bool = True, **values) -> DirectoryUser:
@@ -107,7 +107,7 @@ async def test_submissions_arriving_while_no_connection_is_free_are_written_toge
 
 
 async def test_with_groups_turned_off_each_submission_is_written_alone(db, repos):
-    writer = SubmissionWriter(db, lambda conn: repos, max_group=1)
+    writer = SubmissionWriter(db, max_group=1)
     people = [await person(repos) for _ in range(3)]
     async with db.acquire():
         calls = [asyncio.create_task(writer.submit(**submission(p, note="hi"))) for p in people]

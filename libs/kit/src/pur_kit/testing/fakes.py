@@ -49,10 +49,6 @@ class FakeUnitOfWork(Generic[R]):
     def publish_all(self, events) -> None:
         self._events.extend(events)
 
-    @property
-    def pending_events(self) -> list[Event]:
-        return list(self._events)
-
     async def flush(self) -> None:
         pass
 

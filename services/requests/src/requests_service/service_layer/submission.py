@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-import asyncpg
 from prometheus_client import Histogram
 from pur_kit.logging import current_correlation_id
 from pur_kit.uow import Database
@@ -71,10 +70,8 @@ class SubmissionWriter:
     what reaches the write has been validated, so only an outage fails the group (503 to each).
     """
 
-    def __init__(self, db: Database, repositories: Callable[[asyncpg.Connection], Repositories],
-                 max_group: int = 64) -> None:
+    def __init__(self, db: Database[Repositories], max_group: int = 64) -> None:
         self._db = db
-        self._repositories = repositories
         self._max_group = max_group
         self._forming: list[_Submission] | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -85,8 +82,8 @@ class SubmissionWriter:
                            fingerprint(changes, note) if idempotency_key else None, current_correlation_id(),
                            asyncio.get_running_loop().create_future())
         if (self._forming is None and self._db.has_idle_connection()) or self._max_group == 1:
-            async with self._db.acquire() as conn:
-                await self._write(self._repositories(conn).requests, [item])
+            async with self._db.repositories() as repos:
+                await self._write(repos.requests, [item])
         else:
             if self._forming is None:
                 self._forming = []
@@ -100,10 +97,10 @@ class SubmissionWriter:
 
     async def _write_group(self, group: list[_Submission]) -> None:
         try:
-            async with self._db.acquire() as conn:
+            async with self._db.repositories() as repos:
                 if self._forming is group:
                     self._forming = None  # later arrivals form the next group
-                await self._write(self._repositories(conn).requests, group)
+                await self._write(repos.requests, group)
         except BaseException as exc:
             if self._forming is group:
                 self._forming = None
