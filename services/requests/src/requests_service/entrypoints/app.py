@@ -7,7 +7,7 @@ from pur_kit.http import install_domain_errors
 
 from ..bootstrap import bootstrap
 from ..config import Settings
-from . import api, ui
+from . import api, ui, ui_manage, ui_mine
 from .errors import DOMAIN_ERRORS
 
 DESCRIPTION = """Profile update requests: people ask for corrections of their directory details;
@@ -16,7 +16,7 @@ Users Managers work through them (Manage Requests) and Mark as Done / Restore th
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = bootstrap(settings)
-    app = create_kit_app(runtime, title="requests", description=DESCRIPTION, routers=[api.router, ui.router],
+    app = create_kit_app(runtime, title="requests", description=DESCRIPTION, routers=[api.router, ui.router, ui_manage.router, ui_mine.router],
                          direct=[("POST", "/api/v1/requests")])  # the submission route: see DirectRoutes
     ui.install(app)
     install_domain_errors(app, DOMAIN_ERRORS)
