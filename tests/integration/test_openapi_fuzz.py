@@ -5,7 +5,9 @@ imported through sis_sync. Each service's /openapi.json is fuzzed through the sc
 (examples, coverage, fuzzing and stateful phases) twice: with the token of a person who is
 district admin and district-level Users Manager (so most routes get past authorization), then with
 the system token. The person runs come first and sis_sync last, because a stateful run may change
-the person's own permissions. A 5xx fails the test with the request that reproduces it.
+the person's own permissions. A 5xx fails the test with the request that reproduces it, and so
+does an answer the document does not promise: a status it does not list for the operation
+(status_code_conformance), or a body or content type other than the one it lists for that status.
 
 FUZZ_EXAMPLES (default 100) bounds the examples per operation; FUZZ_SEED replays a run. The reports
 and a summary are kept in test-artifacts/openapi-fuzz/.
@@ -25,7 +27,7 @@ from sis_sync_service.adapters.oneroster.generator import generate_roster
 
 DISTRICT = "fuzz"
 SERVICES = ("requests", "settings", "digest", "sis_sync")
-CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance"
 
 
 async def seed_district(sys_, tmp_path: Path) -> dict:

@@ -1,5 +1,6 @@
 """FastAPI application plumbing: JSON errors, 503 on unavailable dependencies, body limit,
-correlation ids, one access log line without query strings, `/healthz`, `/readyz`, `/metrics`."""
+correlation ids, one access log line without query strings, `/healthz`, `/readyz`, `/metrics`,
+and the API's documentation: `/openapi.json` (openapi.py) and `/docs` (api_docs.py)."""
 from __future__ import annotations
 
 import inspect
@@ -18,10 +19,12 @@ from aiormq.exceptions import AMQPError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .api_docs import install_docs
 from .cursor import BadCursor
 from .errors import ApiError, error_body
 from .failures import describe, is_unavailable
 from .logging import correlation_id_var, get_logger, new_correlation_id
+from .openapi import install_openapi, touches_no_dependency
 from .runtime import ServiceRuntime
 
 log = get_logger("pur.http")
@@ -116,6 +119,7 @@ def _domain_error_handler(status: int, code: str, attrs: tuple[str, ...] = ()):
     async def handler(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(error_body(code, str(exc), **{a: getattr(exc, a) for a in attrs}), status_code=status)
 
+    handler.__pur_domain_error__ = (status, code)  # read by openapi.py to document the refusals
     return handler
 
 
@@ -277,11 +281,12 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
+    @touches_no_dependency
     async def healthz() -> dict:
         """The process is alive."""
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", responses={503: {"description": "Not ready: `checks` names what is not ok"}})
     async def readyz():
         """This instance can serve its HTTP traffic: its database answers and it has started."""
         checks = await runtime.readiness()
@@ -293,7 +298,8 @@ def health_router(runtime: ServiceRuntime) -> APIRouter:
             status_code=503,
         )
 
-    @router.get("/healthz/dependencies")
+    @router.get("/healthz/dependencies",
+                responses={503: {"description": "Degraded: `checks` names the dependencies that are down"}})
     async def dependencies():
         """Every dependency (database, broker, outbox relay): 503 naming those that are down."""
         checks = await runtime.dependencies()
@@ -321,10 +327,13 @@ def create_app(runtime: ServiceRuntime, *, title: str, routers: list[APIRouter],
     routes of `larger_bodies`, `(method, path regex, limit)`."""
     # FastAPI's native OpenTelemetry stays off: we export Prometheus metrics and JSON logs, and its
     # per-request provider lookups showed up in the submission path's profile.
+    # FastAPI's /docs and /redoc load their viewers from a CDN: both off, api_docs serves /docs offline.
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=runtime.lifespan,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+                  telemetry={"tracing": False, "metrics": False, "logs": False}, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     install_error_handlers(app)
+    install_openapi(app)
+    install_docs(app)
     app.include_router(health_router(runtime))
     for router in routers:
         app.include_router(router)

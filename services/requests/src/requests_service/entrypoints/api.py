@@ -30,6 +30,16 @@ SchoolId = TextQuery(255, "only requests of this school (within the caller's sco
 Search = TextQuery(100, "part of the requester's name")
 EXPORT_PAGE = 1000
 
+# Each route documents its refusals; the kit adds 401, 404 on path ids, 422 and 503 (pur_kit.openapi).
+NOT_A_MANAGER = {403: {"description": "Not a Users Manager (or not an active one)"}}
+UNKNOWN_REQUEST = {404: {"description": "No such request, or one the caller may not see or manage"}}
+SUBMIT_ERRORS = {
+    401: {"description": "Missing, expired or forged token"},
+    403: {"description": "The feature is off in the district, the caller may not submit, or the system "
+                         "credential (a person submits)"},
+    409: {"description": "The Idempotency-Key was used before with another body"},
+    422: {"description": "An invalid change or note, or Idempotency-Key; `field` names it"},
+}
 
 _SUBMIT_DOC = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": RequestCreate.model_json_schema()}}},
@@ -40,7 +50,8 @@ _SUBMIT_DOC = {
 
 
 @router.post("", status_code=201, response_model=RequestPublic, openapi_extra=_SUBMIT_DOC,
-             responses={200: {"model": RequestPublic, "description": "an earlier submission with this Idempotency-Key"}})
+             responses={200: {"model": RequestPublic, "description": "an earlier submission with this Idempotency-Key"},
+                        **SUBMIT_ERRORS})
 async def submit_request(request: Request):
     """Submit a profile update request as the caller (Idempotency-Key makes retries safe)."""
     # The busiest route parses its own inputs: FastAPI's parameter machinery cost more CPU per
@@ -68,7 +79,7 @@ async def submit_request(request: Request):
     return JSONResponse(views.request_public(row), status_code=200)
 
 
-@router.get("", response_model=RequestList)
+@router.get("", response_model=RequestList, responses=NOT_A_MANAGER)
 async def list_requests(caller: Caller, db: Db, status: Status = "new", school_id: SchoolId = None,
                         q: Search = None, limit: Limit = 50, cursor: str | None = None,
                         district_id: DistrictIdQuery = None):
@@ -83,7 +94,8 @@ async def list_requests(caller: Caller, db: Db, status: Status = "new", school_i
                          "next_cursor": following.encode() if following else None})
 
 
-@router.get("/mine", response_model=RequestList)
+@router.get("/mine", response_model=RequestList,
+            responses={403: {"description": "The system credential, which has no requests of its own"}})
 async def my_requests(caller: Caller, db: Db, limit: Limit = 50, cursor: str | None = None):
     """The caller's own requests and their status, newest first."""
     if caller.is_system:
@@ -96,7 +108,7 @@ async def my_requests(caller: Caller, db: Db, limit: Limit = 50, cursor: str | N
 
 
 @router.get("/export.csv", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}, "description": "the tab as CSV"}})
+            responses={200: {"content": {"text/csv": {}}, "description": "the tab as CSV"}, **NOT_A_MANAGER})
 async def export_csv(caller: Caller, db: Db, status: Status = "new", school_id: SchoolId = None,
                      q: Search = None, district_id: DistrictIdQuery = None):
     """The current tab (same scope and filters as the list) as a CSV file."""
@@ -121,7 +133,7 @@ async def export_csv(caller: Caller, db: Db, status: Status = "new", school_id: 
         "Content-Disposition": f'attachment; filename="requests-{status}.csv"', "Cache-Control": "no-store"})
 
 
-@router.get("/{request_id}", response_model=RequestDetails)
+@router.get("/{request_id}", response_model=RequestDetails, responses=UNKNOWN_REQUEST)
 async def get_request(request_id: UUID, caller: Caller, db: Db):
     """One request: each field's current and requested value, the note, the history."""
     async with db.acquire() as conn:
@@ -133,13 +145,13 @@ async def get_request(request_id: UUID, caller: Caller, db: Db):
     return JSONResponse({**views.request_public(row), "history": views.history_public(history)})
 
 
-@router.post("/{request_id}/mark-done", response_model=RequestDetails)
+@router.post("/{request_id}/mark-done", response_model=RequestDetails, responses=UNKNOWN_REQUEST)
 async def mark_done(request_id: UUID, caller: Caller, db: Db):
     """Mark as Done (idempotent; the requester is not notified)."""
     return await _act(db, caller, request_id, actions.mark_done)
 
 
-@router.post("/{request_id}/restore", response_model=RequestDetails)
+@router.post("/{request_id}/restore", response_model=RequestDetails, responses=UNKNOWN_REQUEST)
 async def restore(request_id: UUID, caller: Caller, db: Db):
     """Restore Request: back to New (idempotent; the requester is not notified)."""
     return await _act(db, caller, request_id, actions.restore)

@@ -25,7 +25,8 @@ ERRORS = {401: _error("Missing, expired or forged token", "unauthorized"),
           404: _error("Another district's person, or a district no roster was imported for", "not_found")}
 
 
-@router.get("/districts/{district_id}/settings", response_model=DistrictSettingsPublic, responses=ERRORS)
+@router.get("/districts/{district_id}/settings", response_model=DistrictSettingsPublic,
+            responses={**ERRORS, 403: _error("The caller's directory account is not active", "forbidden")})
 async def read_settings(request: Request, response: Response, district_id: DistrictId,
                         _: Annotated[Caller, Depends(settings_reader)]):
     """A district's settings (the defaults at version 0 when never configured); ETag = version."""

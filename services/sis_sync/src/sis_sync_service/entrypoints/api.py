@@ -22,6 +22,14 @@ from .uploads import spool_upload
 router = APIRouter(prefix="/api/v1")
 FilterText = TextQuery(255)
 
+# Each route documents its refusals; the kit adds 401, 404 on path ids, 422 and 503 (pur_kit.openapi).
+# Every route starts by loading the caller from the directory: a person it does not know gets 403.
+UNKNOWN_PERSON = "a person the directory does not know"
+NOT_ADMIN = {403: {"description": "Neither the system credential nor an active district administrator of this "
+                                  "district"}}
+UNKNOWN_RUN = {404: {"description": "No such import run, or one the caller may not administer"}}
+UNKNOWN_USER = {404: {"description": "No such user, or one outside the caller's scope"}}
+
 
 class UsersManagerUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -53,7 +61,11 @@ class ContactUpdate(BaseModel):
 
 
 # --- imports ----------------------------------------------------------------------------------
-@router.post("/districts/{district_id}/sis-imports", status_code=202, tags=["imports"])
+@router.post("/districts/{district_id}/sis-imports", status_code=202, tags=["imports"], responses={
+    **NOT_ADMIN, 400: {"description": "A malformed multipart form (more than one file, too many fields)"},
+    409: {"description": "The district already has an import queued or running"},
+    415: {"description": "Neither a multipart form nor an application/zip body"},
+    422: {"description": "An empty upload, a body over the upload limit, or a bad district id"}})
 async def start_import(request: Request, principal: Caller,
                        district_id: DistrictIdPath,
                        force: Annotated[bool, Query(description="apply even above the deactivation threshold")] = False):
@@ -70,7 +82,7 @@ async def start_import(request: Request, principal: Caller,
         return views.run_public(await views.get_run(conn, started.run_id))
 
 
-@router.get("/districts/{district_id}/sis-imports", tags=["imports"])
+@router.get("/districts/{district_id}/sis-imports", tags=["imports"], responses=NOT_ADMIN)
 async def list_imports(request: Request, principal: Caller, district_id: DistrictIdPath,
                        limit: Annotated[int, Query(ge=1, le=100)] = 20):
     """Recent import runs of a district, newest first."""
@@ -82,7 +94,8 @@ async def list_imports(request: Request, principal: Caller, district_id: Distric
                 "next_cursor": None}
 
 
-@router.get("/sis-imports/{run_id}", tags=["imports"])
+@router.get("/sis-imports/{run_id}", tags=["imports"],
+            responses={403: {"description": UNKNOWN_PERSON.capitalize()}, **UNKNOWN_RUN})
 async def get_import(request: Request, principal: Caller, run_id: UUID):
     """An import run: status, progress, counts and row errors."""
     async with database(request).acquire() as conn:
@@ -93,7 +106,9 @@ async def get_import(request: Request, principal: Caller, run_id: UUID):
         return views.run_public(row)
 
 
-@router.post("/sis-imports/{run_id}/cancel", tags=["imports"], responses={202: {"description": "still stopping"}})
+@router.post("/sis-imports/{run_id}/cancel", tags=["imports"], responses={
+    202: {"description": "still stopping"}, 403: {"description": UNKNOWN_PERSON.capitalize()}, **UNKNOWN_RUN,
+    409: {"description": "The import has already ended"}})
 async def cancel_import(request: Request, response: Response, principal: Caller, run_id: UUID):
     """Stop a queued or running import, changing nothing: 200 with the failed run, 202 while it stops."""
     db = database(request)
@@ -117,7 +132,8 @@ async def cancel_import(request: Request, response: Response, principal: Caller,
 
 
 # --- directory --------------------------------------------------------------------------------
-@router.get("/directory/users", tags=["directory"])
+@router.get("/directory/users", tags=["directory"],
+            responses={403: {"description": f"Another district than the caller's, or {UNKNOWN_PERSON}"}})
 async def list_users(request: Request, principal: Caller,
                      district_id: DistrictIdQuery = None, sis_id: FilterText = None, role: FilterText = None,
                      school_id: FilterText = None, active: bool | None = None,
@@ -135,7 +151,9 @@ async def list_users(request: Request, principal: Caller,
     return {"items": [views.user_public(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/directory/users/me", tags=["directory"])
+@router.get("/directory/users/me", tags=["directory"], responses={
+    403: {"description": UNKNOWN_PERSON.capitalize()},
+    404: {"description": "The system credential, which has no entry"}})
 async def get_me(request: Request, principal: Caller):
     """The caller's own directory entry."""
     if principal.is_system:
@@ -146,7 +164,10 @@ async def get_me(request: Request, principal: Caller):
         return views.user_public(await directory.visible_user(repos, viewer, viewer.user_id))
 
 
-@router.patch("/directory/users/me/contact", tags=["directory"])
+@router.patch("/directory/users/me/contact", tags=["directory"], responses={
+    403: {"description": f"The system credential, an inactive account, or {UNKNOWN_PERSON}"},
+    409: {"description": "The district's SIS owns contact details (`contact_details_managed_by_sis`)"},
+    422: {"description": "An invalid email or phone number; `field` names it"}})
 async def edit_my_contact(request: Request, principal: Caller, body: ContactUpdate):
     """Edit your own email/phone/SMS; only while the SIS does not own contact details (else 409)."""
     changes = {f: getattr(body, f) for f in body.model_fields_set}
@@ -155,7 +176,8 @@ async def edit_my_contact(request: Request, principal: Caller, body: ContactUpda
     return views.user_public(row)
 
 
-@router.get("/directory/users/{user_id}", tags=["directory"])
+@router.get("/directory/users/{user_id}", tags=["directory"],
+            responses={403: {"description": UNKNOWN_PERSON.capitalize()}, **UNKNOWN_USER})
 async def get_user(request: Request, principal: Caller, user_id: UUID):
     """One directory user (yourself, or someone in your scope)."""
     async with database(request).acquire() as conn:
@@ -164,7 +186,8 @@ async def get_user(request: Request, principal: Caller, user_id: UUID):
         return views.user_public(await directory.visible_user(repos, viewer, user_id))
 
 
-@router.put("/directory/users/{user_id}/permissions", tags=["directory"])
+@router.put("/directory/users/{user_id}/permissions", tags=["directory"], responses={
+    **NOT_ADMIN, **UNKNOWN_USER, 422: {"description": "A school id that is not an active school of the district"}})
 async def put_permissions(request: Request, principal: Caller, user_id: UUID, body: PermissionsUpdate):
     """Replace a user's permissions (district administrators of that district, or the system)."""
     async with database(request).unit_of_work() as uow:
