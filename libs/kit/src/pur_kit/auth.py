@@ -115,3 +115,58 @@ def csrf_valid(secret: str, session_token: str | None, presented: str | None) ->
     if not session_token or not presented:
         return False
     return hmac.compare_digest(csrf_token(secret, session_token), presented)
+
+
+# --- purpose-bound tokens ------------------------------------------------------------------------
+class InvalidPurposeToken(ValueError):
+    """A purpose token that is malformed, forged, expired, or minted for another purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeClaims:
+    subject: str
+    district_id: str | None
+    issued_at: int
+
+
+class PurposeTokens:
+    """Signed tokens that allow one thing only, e.g. a link in an email (`purpose="digest-unsubscribe"`).
+
+    They are HS256 JWTs signed with a key derived from the shared secret *and the purpose*
+    (HMAC-SHA256(secret, "pur-purpose:" + purpose)), not with the secret itself, and they carry a
+    `purpose` claim that is checked too. So a session or bearer token is never accepted here
+    (wrong key, no purpose), and a purpose token is never accepted as a session or bearer token by
+    `decode_token` (wrong key), nor for another purpose: holding one grants only its purpose.
+    Rotating `JWT_SECRET` revokes them all. `ttl_seconds=None` mints tokens without `exp`, for
+    links that must keep working for as long as the email is kept (the purpose must then be
+    harmless to repeat and reversible).
+    """
+
+    def __init__(self, secret: str, purpose: str, *, ttl_seconds: int | None = None) -> None:
+        if not purpose:
+            raise ValueError("a purpose token needs a purpose")
+        self.purpose = purpose
+        self.ttl_seconds = ttl_seconds
+        self._key = hmac.new(secret.encode(), b"pur-purpose:" + purpose.encode(), hashlib.sha256).digest()
+
+    def mint(self, sub: str, district_id: str | None = None, *, now: float | None = None) -> str:
+        issued = int(time.time() if now is None else now)
+        claims: dict = {"purpose": self.purpose, "sub": sub, "iat": issued}
+        if district_id is not None:
+            claims["district_id"] = district_id
+        if self.ttl_seconds is not None:
+            claims["exp"] = issued + self.ttl_seconds
+        return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def verify(self, token: str) -> PurposeClaims:
+        """The token's claims; InvalidPurposeToken (without saying which check failed) otherwise."""
+        required = ["purpose", "sub", "iat"] + (["exp"] if self.ttl_seconds is not None else [])
+        try:
+            claims = jwt.decode(token, self._key, algorithms=["HS256"], options={"require": required})
+        except (jwt.InvalidTokenError, TypeError, ValueError):
+            raise InvalidPurposeToken("invalid token") from None
+        district_id = claims.get("district_id")
+        if (claims["purpose"] != self.purpose or not isinstance(claims["sub"], str) or not claims["sub"]
+                or not (district_id is None or isinstance(district_id, str))):
+            raise InvalidPurposeToken("invalid token")
+        return PurposeClaims(claims["sub"], district_id, int(claims["iat"]))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pur_kit.auth import PurposeTokens
 from pur_kit.runtime import ServiceRuntime
 
 from .adapters.render import DigestRenderer, Links
@@ -15,11 +16,13 @@ from .adapters.repositories import Repositories
 from .adapters.smtp import Mailer, SmtpOptions
 from .config import Settings
 from .domain.delivery import RetryPolicy
+from .domain.subscription import UNSUBSCRIBE_PURPOSE
 from .entrypoints.consumers import subscriptions
 from .service_layer.digests import DigestRuns
 from .service_layer.projections import ProjectionHandlers
 from .service_layer.runner import DigestRunner
 from .service_layer.scheduler import Scheduler
+from .service_layer.subscriptions import DigestSubscriptions
 
 SERVICE = "digest"
 Clock = Callable[[], datetime]
@@ -43,6 +46,7 @@ class Parts:
     runner: DigestRunner
     scheduler: Scheduler
     digests: DigestRuns
+    subscriptions: DigestSubscriptions
 
 
 def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> ServiceRuntime[Parts]:
@@ -51,9 +55,13 @@ def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> 
     runtime = ServiceRuntime(settings, SERVICE, repositories=Repositories)
     unit_of_work, owner = runtime.db.unit_of_work, process_owner()
     mailer = Mailer(SmtpOptions.from_settings(settings), settings.smtp_connections)
+    # No expiry: a digest kept for months must still unsubscribe (a mail client's one-click POST
+    # shows the person no error), and all the token can do is this harmless, reversible opt-out.
+    unsubscribe_tokens = PurposeTokens(settings.jwt_secret, UNSUBSCRIBE_PURPOSE)
+    links = Links(settings.public_base_url, settings.settings_public_url, settings.public_api_url, unsubscribe_tokens)
     runner = DigestRunner(
         unit_of_work, runtime.db.repositories, mailer,
-        DigestRenderer(settings.mail_from, Links(settings.public_base_url, settings.settings_public_url)),
+        DigestRenderer(settings.mail_from, links),
         events_committed=runtime.db.events_committed, clock=clock, owner=owner,
         policy=RetryPolicy(settings.max_attempts, timedelta(seconds=settings.retry_backoff_seconds),
                            timedelta(seconds=settings.retry_backoff_max_seconds)),
@@ -66,7 +74,8 @@ def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> 
         run_lease=timedelta(seconds=settings.run_lease_seconds), tick_seconds=settings.scheduler_tick_seconds,
     )
     runtime.parts = Parts(handlers=ProjectionHandlers(unit_of_work), mailer=mailer, runner=runner,
-                          scheduler=scheduler, digests=DigestRuns(unit_of_work, runner, clock))
+                          scheduler=scheduler, digests=DigestRuns(unit_of_work, runner, clock),
+                          subscriptions=DigestSubscriptions(unit_of_work, unsubscribe_tokens, clock))
     runtime.subscribe(subscriptions(runtime.parts.handlers))
     runtime.on_broker_started.append(runtime.parts.handlers.request_replays_if_empty)
     if settings.scheduler_enabled:

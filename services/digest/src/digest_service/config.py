@@ -33,6 +33,9 @@ class Settings(ServiceSettings):
     # --- links in the email ----------------------------------------------------------------
     public_base_url: str = "http://127.0.0.1:8000"       # the requests service (Manage Requests)
     settings_public_url: str = "http://127.0.0.1:8001"   # the settings service (District Settings)
+    # This service's own public URL: the one-click unsubscribe link (List-Unsubscribe) of every
+    # digest points straight here, so a mail client can POST to it without the staff app.
+    public_api_url: str = "http://127.0.0.1:8002"
 
     # --- schedule and deliveries -----------------------------------------------------------
     scheduler_enabled: bool = True

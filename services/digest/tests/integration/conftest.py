@@ -4,7 +4,8 @@
 clock, runs its lifespan (broker, consumers, outbox relay; the scheduler loop off unless asked
 for, so tests call `runtime.parts.scheduler.tick()` at the instants they choose), and gives an
 httpx client, the mailbox, and `world`: helpers that publish what the settings, sis_sync and
-requests services would.
+requests services would. Its public API URL (the emails' unsubscribe link) names a free port,
+`svc.api_port`, where `http_server` serves the same app over real HTTP.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from pur_kit.config import DEV_JWT_SECRET
 from pur_kit.db import asyncpg_dsn
 from pur_kit.migrations import upgrade
 from pur_kit.testing import free_port, wait_until
+from pur_kit.testing.browser import served
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 NY = "America/New_York"
@@ -309,7 +311,9 @@ def clock():
 
 @pytest_asyncio.fixture
 async def svc(digest_db, rabbitmq_url, topology, mailbox, clock):
-    settings = digest_settings(digest_db, rabbitmq_url, topology, mailbox.port)
+    api_port = free_port()
+    settings = digest_settings(digest_db, rabbitmq_url, topology, mailbox.port,
+                               public_api_url=f"http://127.0.0.1:{api_port}")
     async with running(settings, clock) as instance:
         world = World(rabbitmq_url, topology, asyncpg_dsn(digest_db), clock)
         try:
@@ -317,9 +321,17 @@ async def svc(digest_db, rabbitmq_url, topology, mailbox, clock):
                 app=instance.app, client=instance.client, runtime=instance.runtime, settings=settings,
                 topology=topology, rabbitmq_url=rabbitmq_url, world=world, mailbox=mailbox, clock=clock,
                 dsn=asyncpg_dsn(digest_db), db_url=digest_db, headers=headers_for, system=headers_for(system=True),
+                api_port=api_port,
             )
         finally:
             await world.close()
+
+
+@pytest_asyncio.fixture
+async def http_server(svc):
+    """The base URL of `svc` served over real HTTP (the origin of its emails' unsubscribe links)."""
+    async with served(svc.app, svc.api_port) as url:
+        yield url
 
 
 @pytest_asyncio.fixture

@@ -8,7 +8,8 @@ from pur_kit.testing import EventSpy
 RUN = "/api/v1/digests/run"
 REQUEST_LINK = re.compile(r'href="http://requests.test/manage-requests/([0-9a-f-]{36})"')
 TEXT_ROW = re.compile(r"^\* (.+?) \((.+?)\), ", re.MULTILINE)
-HTML_ROW = re.compile(r'<tr><td><a href="[^"]+">(.+?)</a></td><td>(.+?)</td>')
+HTML_ROW = re.compile(r'<a class="requester" href="[^"]+"[^>]*>(.+?)</a>.*?<span class="meta"[^>]*>(.+?), submitted ',
+                      re.DOTALL)
 
 
 async def run(svc, district: str, **body) -> dict:

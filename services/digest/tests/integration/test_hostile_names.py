@@ -7,8 +7,8 @@ from pur_kit.consumer import REASON_HEADER
 from pur_kit.testing import wait_until
 
 RUN = "/api/v1/digests/run"
-EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "Auto-Submitted", "X-Auto-Response-Suppress",
-                    "MIME-Version", "Content-Type"}
+EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
+                    "Auto-Submitted", "X-Auto-Response-Suppress", "MIME-Version", "Content-Type"}
 
 
 async def dead_letters(rabbitmq_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:

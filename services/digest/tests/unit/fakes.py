@@ -1,5 +1,5 @@
 """In-memory repositories with the interface of adapters/ (projections, directory, scopes,
-deliveries, runs), over one shared `Tables` state, for the service layer's unit tests under
+deliveries, runs, subscriptions), over one shared `Tables` state, for the service layer's unit tests under
 `pur_kit.testing.fakes.FakeUnitOfWork`; and a mailer that answers as scripted."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from digest_service.adapters.smtp import OutgoingMail
 from digest_service.domain.delivery import DueRetry, NextState, SendOutcome
 from digest_service.domain.digest import Recipient, RequestLine, ScopeView
 from digest_service.domain.district import District
+from digest_service.domain.subscription import Subscription
 from pur_contracts import DirectorySchool, DirectoryUser, DistrictSettings, Event, RequestSnapshot
 from pur_kit.testing.fakes import FakeUnitOfWork
 
@@ -28,6 +29,7 @@ class Tables:
     request_schools: dict[tuple[UUID, str], dict] = field(default_factory=dict)
     deliveries: dict[UUID, dict] = field(default_factory=dict)
     runs: dict[UUID, dict] = field(default_factory=dict)
+    opt_outs: dict[UUID, dict] = field(default_factory=dict)
     outbox: list[Event] = field(default_factory=list)   # events a repository wrote itself (one statement)
 
 
@@ -144,7 +146,7 @@ class FakeDirectory:
             id=u["id"], district_id=u["district_id"], email=u["email"], given_name=u["given_name"],
             family_name=u["family_name"], scope=u["manager_scope"], school_ids=tuple(u["manager_school_ids"]),
             last_digest_at=max((d["content_as_of"] for d in mine if d["status"] == "sent"), default=None),
-            delivered_on_date=any(d["local_date"] == local_date for d in mine))
+            delivered_on_date=any(d["local_date"] == local_date for d in mine), opted_out=u["id"] in self.t.opt_outs)
 
 
 class FakeScopes:
@@ -279,6 +281,24 @@ class FakeRuns:
         self.t.runs[run_id].update(status="completed", sent=sent, skipped=skipped, failed=failed)
 
 
+class FakeSubscriptions:
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+
+    async def opt_out(self, user_id: UUID, district_id: str, at: datetime, via: str) -> None:
+        self.t.opt_outs.setdefault(user_id, {"district_id": district_id, "opted_out_at": at, "via": via})
+
+    async def opt_in(self, user_id: UUID) -> None:
+        self.t.opt_outs.pop(user_id, None)
+
+    async def status(self, user_id: UUID, district_id: str) -> Subscription:
+        row, user, district = self.t.opt_outs.get(user_id), self.t.users.get(user_id), self.t.settings.get(district_id)
+        return Subscription(
+            subscribed=row is None, changed_at=row and row["opted_out_at"], via=row and row["via"],
+            users_manager=bool(user and user["active"] and user["manager_scope"]),
+            district_digest_on=bool(district and district["enabled"] and district["digest_enabled"]))
+
+
 class FakeRepositories:
     def __init__(self, tables: Tables | None = None) -> None:
         self.tables = tables or Tables()
@@ -287,6 +307,7 @@ class FakeRepositories:
         self.scopes = FakeScopes(self.tables)
         self.deliveries = FakeDeliveries(self.tables)
         self.runs = FakeRuns(self.tables)
+        self.subscriptions = FakeSubscriptions(self.tables)
 
 
 def unit_of_work() -> FakeUnitOfWork[FakeRepositories]:

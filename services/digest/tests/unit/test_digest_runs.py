@@ -15,7 +15,7 @@ from digest_service.service_layer.digests import OPERATOR, DigestRuns, district_
 from digest_service.service_layer.runner import DigestRunner
 from digest_service.service_layer.scheduler import Scheduler
 from pur_contracts import DigestSent
-from pur_kit.auth import Principal
+from pur_kit.auth import Principal, PurposeTokens
 
 from .fakes import ScriptedMailer, unit_of_work
 
@@ -61,7 +61,8 @@ def world(*, enabled: bool = True):
                                                    "shared": False}
     runner = DigestRunner(
         uow, lambda: contextlib.nullcontext(uow.repos), mailer,
-        DigestRenderer("Digest <no-reply@pur.example>", Links("https://r.example", "https://s.example")),
+        DigestRenderer("Digest <no-reply@pur.example>", Links("https://r.example", "https://s.example",
+                                                             "https://d.example", PurposeTokens("k" * 32, "t"))),
         events_committed=lambda: None, clock=clock, owner="this-process", policy=RetryPolicy(3, timedelta(minutes=1), timedelta(hours=1)),
         max_listed=25, concurrency=1, claim_timeout=timedelta(minutes=15), run_lease=timedelta(minutes=10))
     return SimpleNamespace(uow=uow, t=t, clock=clock, mailer=mailer, runner=runner, people=people,
@@ -140,6 +141,32 @@ async def test_a_retry_is_cancelled_when_the_recipient_no_longer_manages_users()
     await w.runner.retry_due()
     assert statuses(w) == {"dora@example.org": "sent", "mia@example.org": "cancelled"}
     assert [e.recipient_id for e in announced(w)] == [w.people.dora]
+
+
+async def test_an_unsubscribed_manager_is_skipped_with_the_reason_and_the_others_still_get_theirs():
+    w = world()
+    w.t.opt_outs[w.people.mia] = {"district_id": D, "opted_out_at": w.clock(), "via": "email_link"}
+    report = await w.runner.run(D)
+    assert w.mailer.to() == ["dora@example.org"] and statuses(w) == {"dora@example.org": "sent"}
+    reasons = {d["recipient_id"]: d["reason"] for d in report.deliveries}
+    assert reasons[str(w.people.mia)] == "unsubscribed"
+    preview = await w.runner.run(D, MONDAY, dry_run=True)   # a preview leaves them out too
+    assert [e["to"] for e in preview.emails] == ["dora@example.org"]
+    del w.t.opt_outs[w.people.mia]
+    again = await w.runner.run(D)
+    assert w.mailer.to() == ["dora@example.org", "mia@example.org"] and again.sent == 1
+
+
+async def test_a_retry_is_cancelled_when_the_recipient_unsubscribed_meanwhile():
+    w = world()
+    w.mailer.outcomes = [SendOutcome(SendResult.TRANSIENT, "421")] * 2
+    await w.runner.run(D)
+    w.t.opt_outs[w.people.mia] = {"district_id": D, "opted_out_at": w.clock(), "via": "api"}
+    w.clock.now += timedelta(minutes=2)
+    await w.runner.retry_due()
+    assert statuses(w) == {"dora@example.org": "sent", "mia@example.org": "cancelled"}
+    assert w.t.deliveries[next(i for i, d in w.t.deliveries.items() if d["recipient_id"] == w.people.mia)][
+        "last_error"] == "unsubscribed"
 
 
 async def test_a_claim_never_recorded_becomes_unknown_after_the_claim_timeout_and_is_never_sent_again():

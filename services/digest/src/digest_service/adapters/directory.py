@@ -24,7 +24,8 @@ _RECIPIENT_COLUMNS = """
     u.id, u.district_id, u.email, u.given_name, u.family_name, u.manager_scope, u.manager_school_ids,
     (SELECT max(d.content_as_of) FROM digest_delivery d
       WHERE d.recipient_id = u.id AND d.status = 'sent') AS last_digest_at,
-    EXISTS (SELECT 1 FROM digest_delivery d WHERE d.recipient_id = u.id AND d.local_date = $2) AS delivered"""
+    EXISTS (SELECT 1 FROM digest_delivery d WHERE d.recipient_id = u.id AND d.local_date = $2) AS delivered,
+    EXISTS (SELECT 1 FROM digest_opt_out o WHERE o.user_id = u.id) AS opted_out"""
 RECIPIENTS = f"""SELECT {_RECIPIENT_COLUMNS} FROM directory_user u
     WHERE u.district_id = $1 AND u.active AND u.manager_scope IS NOT NULL ORDER BY u.id"""
 RECIPIENT = f"""SELECT {_RECIPIENT_COLUMNS} FROM directory_user u
@@ -36,7 +37,7 @@ def _recipient(row) -> Recipient:
         id=row["id"], district_id=row["district_id"], email=row["email"], given_name=row["given_name"],
         family_name=row["family_name"], scope=row["manager_scope"],
         school_ids=tuple(row["manager_school_ids"] or ()), last_digest_at=row["last_digest_at"],
-        delivered_on_date=row["delivered"],
+        delivered_on_date=row["delivered"], opted_out=row["opted_out"],
     )
 
 

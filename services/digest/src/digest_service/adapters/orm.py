@@ -1,5 +1,5 @@
-"""Tables of the digest database (created by migrations/versions/0001_initial.py, which holds the
-indexes and says why each exists)."""
+"""Tables of the digest database (created by migrations/versions/0001_initial.py and 0002, which hold
+the indexes and say why each exists)."""
 from __future__ import annotations
 
 from pur_kit.db import make_metadata
@@ -109,4 +109,13 @@ digest_delivery = Table(
     Column("message_id", Text, nullable=False),
     Column("run_id", Uuid),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A Users Manager who unsubscribed from the digest (the one-click link of an email, or the API).
+digest_opt_out = Table(
+    "digest_opt_out", metadata,
+    Column("user_id", Uuid, primary_key=True),
+    Column("district_id", String(64), nullable=False),
+    Column("opted_out_at", DateTime(timezone=True), nullable=False),
+    Column("via", String(16), nullable=False),
 )

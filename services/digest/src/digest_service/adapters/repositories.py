@@ -13,6 +13,7 @@ from .deliveries import Deliveries, Runs
 from .directory import Directory
 from .projections import Projections
 from .scopes import Scopes
+from .subscriptions import Subscriptions
 
 
 class Repositories:
@@ -22,6 +23,7 @@ class Repositories:
         self.scopes = Scopes(conn)
         self.deliveries = Deliveries(conn)
         self.runs = Runs(conn)
+        self.subscriptions = Subscriptions(conn)
 
 
 Uow = UnitOfWork[Repositories]

@@ -29,6 +29,7 @@ class Recipient:
     school_ids: tuple[str, ...]  # for scope "schools"
     last_digest_at: datetime | None = None   # content time of the last digest actually sent
     delivered_on_date: bool = False          # a delivery for the run's local date already exists
+    opted_out: bool = False                  # unsubscribed from the digest (domain/subscription.py)
 
     @property
     def display_name(self) -> str:
@@ -144,6 +145,15 @@ def describe_age(age: timedelta | None) -> str:
     if seconds >= 3600:
         return plural(seconds // 3600, "hour")
     return plural(max(seconds // 60, 1), "minute")
+
+
+def describe_changes(fields: tuple[str, ...], has_note: bool) -> str:
+    """What a request asks for, in words: "Changes: email, phone (with a note)", or "Note only"
+    for a request that only carries a note (no field to change)."""
+    labels = ", ".join(field_labels(fields))
+    if labels:
+        return f"Changes: {labels}" + (" (with a note)" if has_note else "")
+    return "Note only" if has_note else "No changes listed"
 
 
 def field_labels(fields: tuple[str, ...]) -> list[str]:

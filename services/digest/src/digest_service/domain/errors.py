@@ -28,3 +28,17 @@ class DateInFuture(DomainError):
 
     def __init__(self) -> None:
         super().__init__("date: is in the future in the district's time zone")
+
+
+class InvalidUnsubscribeLink(DomainError):
+    """The token of an unsubscribe link is malformed, forged, or was minted for something else."""
+
+    def __init__(self) -> None:
+        super().__init__("this unsubscribe link is not valid")
+
+
+class NotAPerson(DomainError):
+    """A digest subscription is a person's own: the system credential has none."""
+
+    def __init__(self) -> None:
+        super().__init__("only a person has a digest subscription; use a person's token")

@@ -40,7 +40,8 @@ class DeliveryOutcome(BaseModel):
     recipient_id: str
     delivery_id: str | None
     status: Literal["sent", "retrying", "failed_permanent", "unknown", "skipped"]
-    reason: str | None = Field(None, description="why nothing was sent: already_delivered, nothing_new, no_email, ...")
+    reason: str | None = Field(None, description="why nothing was sent: unsubscribed, already_delivered, "
+                                                 "no_email, nothing_new, invalid_email")
     request_count: int
 
 
@@ -90,3 +91,23 @@ class DeliveryPublic(BaseModel):
 class DeliveryList(BaseModel):
     items: list[DeliveryPublic]
     next_cursor: str | None
+
+
+class DigestSubscriptionUpdate(BaseModel):
+    """The caller's own daily digest: on or off."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"subscribed": False}]})
+
+    subscribed: StrictBool
+
+
+class DigestSubscriptionPublic(BaseModel):
+    subscribed: bool
+    changed_at: dt.datetime | None = Field(description="when the caller unsubscribed; null while subscribed")
+    via: Literal["email_link", "api"] | None = Field(description="how: the email's one-click link, or this API")
+    users_manager: bool = Field(description="an active Users Manager here: otherwise no digest reaches them")
+    district_digest_on: bool = Field(description="their district sends digests (feature and preference on)")
+
+
+class UnsubscribeResult(BaseModel):
+    subscribed: Literal[False]

@@ -178,6 +178,8 @@ class DigestRunner:
             report.deliveries.append({"recipient_id": str(recipient.id), "delivery_id": None,
                                       "status": "skipped", "reason": reason, "request_count": 0})
 
+        if recipient.opted_out:   # their own choice (GET/PUT /api/v1/digest/subscription, the email's link)
+            return skip("unsubscribed")
         if recipient.delivered_on_date and not run.dry_run:
             return skip("already_delivered")
         if not recipient.email:
@@ -274,6 +276,8 @@ class DigestRunner:
         recipient = await repos.directory.recipient(due.recipient_id, due.local_date)
         if recipient is None or not recipient.email:
             return await repos.deliveries.cancel(due.id, "no longer an active Users Manager", self.clock())
+        if recipient.opted_out:
+            return await repos.deliveries.cancel(due.id, "unsubscribed", self.clock())
         selection = Selection(district.district_id, self.max_listed, self.clock)
         content = await self._content(repos, district.district_id, recipient, due.local_date, selection)
         if content.is_empty:
