@@ -151,3 +151,20 @@ async def test_under_load_the_relay_gathers_concurrent_commits_into_one_batch(db
         relay.wake()
         await spy.wait_for(7, timeout=30)
     assert batches == [3, 3, 1]
+
+
+async def test_a_stopping_relay_publishes_what_was_committed_before_it_leaves(db, rabbitmq_url, topology):
+    """A graceful stop (SIGTERM) flushes the outbox instead of leaving the rows for another replica's
+    next wake-up or poll: here nothing else would wake it (no trigger, a 300 s poll)."""
+    async with db.database.acquire() as conn:
+        for statement in DROP_NOTIFY_TRIGGER:
+            await conn.execute(statement)
+    relay = OutboxRelay(db.url, rabbitmq_url, topology.exchange, poll_seconds=300)
+    async with EventSpy(rabbitmq_url, topology.exchange) as spy:
+        task = asyncio.create_task(relay.run())
+        await wait_until(lambda: relay.connected, message="relay connected")
+        await add_events(db, [school_event(v) for v in range(1, 4)])
+        relay.stop()
+        await asyncio.wait_for(task, 30)   # it leaves by itself, having published
+        await spy.wait_for(3, timeout=10)
+    assert await db.outbox_count() == 0

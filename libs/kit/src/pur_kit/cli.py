@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Protocol
 
@@ -13,7 +14,7 @@ from .migrations import ensure_database, upgrade
 
 
 class ServeSettings(Protocol):
-    database_url: str
+    migration_url: str  # PostgreSQL itself when the service runs behind a pooler
     http_host: str
     http_port: int
 
@@ -37,7 +38,16 @@ def serve(app_factory: str, settings: ServeSettings, service_dir: Path) -> int:
     service's own (`configure_logging`), uvicorn's access log stays off."""
     import uvicorn
 
-    asyncio.run(migrate(service_dir, settings.database_url))
+    # uvicorn finishes the requests in flight and runs the app's shutdown on SIGTERM/SIGINT, then
+    # restores the handlers it found and raises the signal again: these make that a clean exit (0),
+    # so an orchestrator can tell a finished graceful stop from a process killed by a signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
+    asyncio.run(migrate(service_dir, settings.migration_url))
     uvicorn.run(app_factory, factory=True, host=settings.http_host, port=settings.http_port, loop="uvloop",
                 http="httptools", log_config=None, access_log=False, workers=1)
     return 0
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)

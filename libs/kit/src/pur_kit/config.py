@@ -23,6 +23,14 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     db_pool_size: int = 10
+    # "pgbouncer-transaction": database_url is a PgBouncer in transaction pooling mode (1.18: no
+    # protocol-level prepared statements, no session state kept between transactions). The pools
+    # then prepare no named statements and never reset sessions; what needs a session of its own
+    # (the relay's LISTEN, migrations, sis_sync's import runs) uses database_direct_url, PostgreSQL
+    # itself. Without it the relay polls (outbox_poll_seconds) and sis_sync refuses to start.
+    # See libs/kit/README.md, "Behind PgBouncer".
+    database_pooler: Literal["none", "pgbouncer-transaction"] = "none"
+    database_direct_url: str | None = None
     outbox_batch_size: int = Field(500, ge=1, le=2000)  # a batch must fit the relay's AMQP write queue
     outbox_poll_seconds: float = 5.0
     consumer_prefetch: int = 32
@@ -35,6 +43,23 @@ class ServiceSettings(BaseSettings):
     # allocations instead of 700. 0 leaves Python's defaults. See runtime.tune_gc. A property of the
     # process, so one unprefixed variable: GC_GEN0_THRESHOLD.
     gc_gen0_threshold: int = Field(20_000, ge=0, validation_alias=AliasChoices("GC_GEN0_THRESHOLD"))
+
+    @property
+    def behind_pooler(self) -> bool:
+        return self.database_pooler != "none"
+
+    @property
+    def direct_url(self) -> str | None:
+        """PostgreSQL itself, for work that needs a session of its own (LISTEN, session advisory
+        locks, temporary tables across transactions); None behind a pooler when it is not set."""
+        return self.database_direct_url or (None if self.behind_pooler else self.database_url)
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations run: PostgreSQL itself when known. Through a transaction pooler works
+        too (one transaction, a transaction-scoped lock), but leaves Alembic's named prepared
+        statements on PgBouncer's server connections."""
+        return self.database_direct_url or self.database_url
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> ServiceSettings:

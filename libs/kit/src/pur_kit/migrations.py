@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from uuid import uuid4
 
 import asyncpg
 from alembic import command, context
@@ -79,10 +80,21 @@ def alembic_config(service_dir: Path, url: str) -> Config:
 # Transaction-scoped, so it is released by the commit and works behind a transaction pooler too.
 MIGRATION_LOCK_KEY = 0x70757220  # "pur "
 
+# Migrations and the database admin below may be given a transaction-pooling PgBouncer's URL (a
+# service behind one without DATABASE_DIRECT_URL; a `migrate` command run with the pooled URL).
+# PgBouncer 1.18 keeps a client's named prepared statements on the server connection it happened to
+# use, where the next client's asyncpg, counting from `__asyncpg_stmt_1__` again, collides with them
+# (eight `migrate` processes at once through 2 server connections: 14 of 16 failed). So none is
+# cached and Alembic's (every one inside the migration's transaction) get unique names: 0 of 24
+# failed. Nothing is lost: these statements run once.
+_ASYNCPG_ADMIN = {"statement_cache_size": 0}
+_SQLALCHEMY_POOLER_SAFE = {"prepared_statement_cache_size": 0, "statement_cache_size": 0,
+                           "prepared_statement_name_func": lambda: f"__pur_migrate_{uuid4().hex}__"}
+
 
 async def upgrade(service_dir: Path, url: str, revision: str = "head") -> None:
     cfg = alembic_config(service_dir, url)
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, connect_args=_SQLALCHEMY_POOLER_SAFE)
     try:
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
@@ -99,14 +111,16 @@ async def upgrade(service_dir: Path, url: str, revision: str = "head") -> None:
 async def ensure_database(url: str) -> bool:
     """Create the URL's database when missing; True when it was created."""
     name = make_url(url).database
-    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")), **_ASYNCPG_ADMIN)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             try:
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.exceptions.DuplicateDatabaseError:
-                return False  # another replica created it at the same moment
+            except (asyncpg.exceptions.DuplicateDatabaseError, asyncpg.exceptions.UniqueViolationError):
+                # another replica created it at the same moment (the second CREATE fails on the
+                # catalog's unique index when both passed the check before either committed)
+                return False
         return not exists
     finally:
         await conn.close()
@@ -114,7 +128,7 @@ async def ensure_database(url: str) -> bool:
 
 async def drop_database(url: str) -> None:
     name = make_url(url).database
-    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")))
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(url, "postgres")), **_ASYNCPG_ADMIN)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

@@ -5,6 +5,13 @@ event exists if and only if the state change committed. `OutboxRelay` claims com
 deleting them in a transaction that stays open while it publishes them with publisher confirms,
 and commits that delete once every confirm has come back; a failure or crash before then rolls
 the delete back and the rows are published again (consumers deduplicate by message id).
+
+Behind a transaction-pooling PgBouncer, LISTEN cannot work through the pooler (the LISTEN runs on
+one server connection, which then serves other clients; notifications never reach the relay), so
+the listener connects to PostgreSQL itself (`listen=<direct URL>`) while the claiming connection
+goes through the pooler like every other transaction. Without a direct URL the relay does not
+listen and says so once (`outbox_relay_polling`): the service's own commits still wake it in
+process (`wake()`), and rows committed by other processes wait for the poll.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from .confirmed_publisher import ConfirmedPublisher
 from .db import asyncpg_dsn
 from .logging import get_logger
 from .messaging_tables import NOTIFY_CHANNEL
+from .uow import connect_options
 
 log = get_logger(__name__)
 
@@ -40,6 +48,10 @@ class OutboxRelay:
     `gather_seconds` > 0: under load (the previous batch held at least `GATHER_FROM` events) the
     relay pauses that long after a wake-up, so the events of concurrent commits share one
     claim/publish/delete transaction; at light traffic it publishes at once.
+
+    `listen`: True listens on `database_url`; a URL listens there (PostgreSQL itself when
+    `database_url` is a pooler, `pooled=True`); False only polls. `notified` counts the NOTIFYs
+    received.
     """
 
     GATHER_FROM = 3
@@ -54,8 +66,12 @@ class OutboxRelay:
         poll_seconds: float = 5.0,
         app_id: str = "pur",
         gather_seconds: float = 0.0,
+        listen: str | bool = True,
+        pooled: bool = False,
     ) -> None:
         self._dsn = asyncpg_dsn(database_url)
+        self._listen_dsn = asyncpg_dsn(database_url if listen is True else listen) if listen else None
+        self._pooled = pooled
         self._rabbitmq_url = rabbitmq_url
         self._exchange_name = exchange_name
         self._batch_size = batch_size
@@ -66,10 +82,14 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self.published = 0
+        self.notified = 0
         self.connected = False
 
     async def run(self) -> None:
         """Run until cancelled, reconnecting to the database and broker after failures."""
+        if self._listen_dsn is None:
+            log.warning("outbox_relay_polling", poll_seconds=self._poll_seconds,
+                        reason="behind a transaction pooler without DATABASE_DIRECT_URL: no LISTEN")
         backoff = 0.5
         while not self._stopping:
             try:
@@ -87,10 +107,16 @@ class OutboxRelay:
     async def _run_connected(self) -> None:
         amqp = ConfirmedPublisher(self._rabbitmq_url, self._exchange_name, app_id=self._app_id)
         await amqp.connect()
-        listener = await asyncpg.connect(self._dsn)
-        worker = await asyncpg.connect(self._dsn)
+        listener = await asyncpg.connect(self._listen_dsn) if self._listen_dsn else None
         try:
-            await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            worker = await asyncpg.connect(self._dsn, **connect_options(self._pooled))
+        except BaseException:
+            if listener is not None:
+                listener.terminate()
+            raise
+        try:
+            if listener is not None:
+                await listener.add_listener(NOTIFY_CHANNEL, self._notified)
             self.connected = True
             while not self._stopping:
                 self._wake.clear()
@@ -98,18 +124,27 @@ class OutboxRelay:
                     pass
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-                if listener.is_closed() or amqp.is_closed:
+                if (listener is not None and listener.is_closed()) or amqp.is_closed:
                     raise ConnectionError("outbox relay lost a connection")
+            # stopping (a graceful shutdown): publish what was committed until now before leaving,
+            # rather than leave it for another replica's next wake-up or poll
+            while await self._claim_and_publish(worker, amqp) == self._batch_size:
+                pass
         finally:
             self.connected = False
+            connections = [conn for conn in (listener, worker) if conn is not None]
             try:
-                for close in (listener.close, worker.close, amqp.close):
+                for close in (*(conn.close for conn in connections), amqp.close):
                     with contextlib.suppress(Exception):
                         await close()
             except asyncio.CancelledError:  # cancelled while closing: drop what is left at once
-                listener.terminate()
-                worker.terminate()
+                for conn in connections:
+                    conn.terminate()
                 raise
+
+    def _notified(self, *_: object) -> None:
+        self.notified += 1
+        self._wake.set()
 
     def wake(self) -> None:
         """Publish what was just committed without waiting for a NOTIFY or the poll."""

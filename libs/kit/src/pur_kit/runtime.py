@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -26,6 +27,9 @@ from .uow import Database, UnitOfWork
 UowHandler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
 log = get_logger(__name__)
+# At a graceful stop, how long the relay may take to publish what was committed before it stops
+# (whatever is left stays in the outbox for another replica, or this one's next start).
+RELAY_DRAIN_SECONDS = 10.0
 
 DEPENDENCY_UP = Gauge("dependency_up", "1 while the dependency answers, by the last check", ["dependency"])
 
@@ -104,11 +108,13 @@ class ServiceRuntime(Generic[P]):
             poll_seconds=settings.outbox_poll_seconds,
             app_id=service,
             gather_seconds=outbox_gather_seconds,
+            listen=settings.direct_url or False,  # behind a pooler, LISTEN needs PostgreSQL itself
+            pooled=settings.behind_pooler,
         )
         # Every use of this pool is a unit of work or a read: nothing leaves session state behind.
         self.db = Database(settings.database_url, settings.db_pool_size, consumer=f"{service}.main",
                            repositories=repositories, on_events_committed=self.relay.wake,
-                           reset_on_release=False)
+                           reset_on_release=False, pooled=settings.behind_pooler)
         self._document_publications()
         self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters]
         self.on_broker_started: list[Callable[[], Awaitable[None]]] = []
@@ -187,22 +193,34 @@ class ServiceRuntime(Generic[P]):
             self._tasks.append(asyncio.create_task(loop(), name=getattr(loop, "__name__", "loop")))
 
     async def stop(self) -> None:
+        """A graceful stop (SIGTERM; uvicorn has already finished the HTTP requests in flight):
+        stop consuming and let the deliveries in flight finish (FastStream's graceful timeout; each
+        commits or rolls back whole, and an unacked one goes to another replica), then let the relay
+        publish what was committed before it stops, then the rest. Bounded by about
+        `RELAY_DRAIN_SECONDS` plus the broker's graceful timeout."""
+        started = time.monotonic()
         for consumer in self.consumers:
             consumer.close()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self.broker_started = False
         self.relay.stop()
+        relay = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
+        if relay is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(relay), RELAY_DRAIN_SECONDS)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
-        self.broker_started = False
         for hook in self.on_stop:
             with contextlib.suppress(Exception):
                 await hook()
         await self.db.close()
+        log.info("service_stopped", seconds=round(time.monotonic() - started, 3),
+                 outbox_published=self.relay.published)
 
     async def _database_check(self) -> str:
         try:

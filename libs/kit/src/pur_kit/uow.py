@@ -19,6 +19,12 @@ Why asyncpg directly rather than SQLAlchemy sessions: the services' hot paths (s
 runs, the roster import) are set-based statements over arrays that SQLAlchemy would only pass
 through, and a pooled asyncpg connection per unit of work with prepared statements is what their
 benchmarks were measured with. SQLAlchemy stays as the schema language of the Alembic migrations.
+
+Behind a transaction-pooling PgBouncer (`pooled=True`, the `DATABASE_POOLER` setting), consecutive
+transactions of one client connection run on different server connections, and PgBouncer 1.18 does
+not carry protocol-level prepared statements across them: the pool then keeps no statement cache
+(`statement_cache_size=0`: every statement is parsed again, unnamed, in the same Sync as its
+execution; asyncpg >= 0.29 needs nothing else) and never resets a session (there is none to reset).
 """
 from __future__ import annotations
 
@@ -77,6 +83,13 @@ async def write_events(conn: asyncpg.Connection, events: Sequence[Event], correl
         await conn.execute(_INSERT_OUTBOX, *outbox_rows(events, correlation_id))
 
 
+def connect_options(pooled: bool) -> dict[str, Any]:
+    """asyncpg's connection options for a connection through a transaction pooler (`pooled`) or
+    straight to PostgreSQL: behind PgBouncer 1.18 no named prepared statement may outlive a
+    transaction, so there is no statement cache."""
+    return {"statement_cache_size": 0} if pooled else {}
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """No reset on release (see `Database`'s `reset_on_release`)."""
 
@@ -132,12 +145,16 @@ class FairGate:
 class Database(Generic[R]):
     """A service's asyncpg pool: `acquire()` for reads, `unit_of_work()` for every change.
 
+    `pooled=True`: `url` is a transaction-pooling PgBouncer (see the module's docstring).
+
     `reset_on_release=False` skips asyncpg's reset query when a connection goes back to the pool
     (a round trip per use: `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`). Only for
     a pool whose users never leave session state behind: no session advisory locks, `SET` (but
     `SET LOCAL`), `LISTEN` or open cursors outside a transaction. The runtime's `db` is such a pool
     (every use is a unit of work or a read); work that holds session state (sis_sync's import runs,
-    with their session advisory lock) has a `Database` of its own, reset on release.
+    with their session advisory lock) has a `Database` of its own, reset on release, on PostgreSQL
+    itself (`database_direct_url`) when the service runs behind a pooler. A pooled `Database` never
+    resets: the reset would run on whichever server connection PgBouncer picks, not the one used.
 
     `repositories(conn)` builds the service's repositories over a unit of work's connection
     (`uow.repos`); the service layer uses only those, so its tests swap them for in-memory ones
@@ -148,9 +165,10 @@ class Database(Generic[R]):
     def __init__(self, url: str, size: int, *, consumer: str,
                  repositories: Callable[[asyncpg.Connection], R] = lambda conn: None,
                  on_events_committed: Callable[[], None] = lambda: None,
-                 command_timeout: float = 30, reset_on_release: bool = True) -> None:
+                 command_timeout: float = 30, reset_on_release: bool = True, pooled: bool = False) -> None:
         self._repositories = repositories
-        self._reset_on_release = reset_on_release
+        self._reset_on_release = reset_on_release and not pooled
+        self.pooled = pooled
         self._dsn = asyncpg_dsn(url)
         self._size = size
         self._command_timeout = command_timeout
@@ -165,6 +183,7 @@ class Database(Generic[R]):
                 self._dsn, min_size=0, max_size=self._size, init=_init_connection,
                 reset=None if self._reset_on_release else _keep_session,
                 max_inactive_connection_lifetime=300, command_timeout=self._command_timeout,
+                **connect_options(self.pooled),
             )
 
     async def close(self) -> None:
@@ -215,7 +234,7 @@ class Database(Generic[R]):
         """Raise unless the database accepts a new connection and answers within `timeout` (a
         connection of its own: a busy pool must not make the service look down)."""
         async with asyncio.timeout(timeout):
-            conn = await asyncpg.connect(self._dsn)
+            conn = await asyncpg.connect(self._dsn, **connect_options(self.pooled))
             try:
                 await conn.execute("SELECT 1")
             finally:

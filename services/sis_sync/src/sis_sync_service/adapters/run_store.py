@@ -5,6 +5,8 @@ Each run is worked on one dedicated connection holding a session-level advisory 
 run id. PostgreSQL releases it when that connection dies (and the pool's reset releases it when the
 run gives its connection back), so "queued/running and the lock is free" means "orphaned by a
 crashed process": `unowned` tells exactly those, from any replica or the CLI at any time.
+A session lock needs a session: behind a transaction pooler, the connection is one to PostgreSQL
+itself (the import pool is built on `database_direct_url`, service_layer/imports.py).
 """
 from __future__ import annotations
 

@@ -83,12 +83,19 @@ class RunOutcome:
 class ImportPipeline:
     """Runs imports on a pool of its own (`db`), apart from the service's: its connections are held
     for a whole run, keep temporary tables in memory (`temp_buffers`, set when they connect: the
-    default 8 MB spills at ~30,000 users) and allow statements as long as the run itself."""
+    default 8 MB spills at ~30,000 users) and allow statements as long as the run itself.
+
+    A run's session state (its advisory lock, its temporary tables, across several transactions)
+    cannot live behind a transaction pooler: this pool connects to PostgreSQL itself
+    (`database_direct_url`), and a service behind a pooler without one is refused at start."""
 
     def __init__(self, settings: Settings, on_events_committed: Callable[[], None] = lambda: None) -> None:
+        if settings.direct_url is None:
+            raise ValueError(f"SIS_SYNC_DATABASE_POOLER={settings.database_pooler} needs SIS_SYNC_DATABASE_DIRECT_URL: "
+                             "import runs hold a session (advisory lock, temporary tables) a pooler cannot keep")
         self.settings = settings
         self.db: Database[Repositories] = Database(
-            _with_server_setting(settings.database_url, "temp_buffers", "128MB"), IMPORT_CONNECTIONS,
+            _with_server_setting(settings.direct_url, "temp_buffers", "128MB"), IMPORT_CONNECTIONS,
             consumer="sis_sync.main", repositories=Repositories, on_events_committed=on_events_committed,
             command_timeout=settings.import_max_seconds)
 
