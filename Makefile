@@ -15,7 +15,7 @@ export RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672/
 export DATABASE_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 endif
 
-.PHONY: install test test-unit test-integration run schemas docs bench lock clean compose-smoke test-containers
+.PHONY: install test test-unit test-integration run schemas docs bench lock clean compose-smoke test-containers i18n
 
 $(STAMP): constraints.txt $(foreach p,$(PACKAGES),$(wildcard $(p)/pyproject.toml))
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,7 +23,12 @@ $(STAMP): constraints.txt $(foreach p,$(PACKAGES),$(wildcard $(p)/pyproject.toml
 	$(BIN)/pip install -q -c constraints.txt $(foreach p,$(PACKAGES),$(if $(wildcard $(p)/pyproject.toml),-e $(p)$(if $(findstring kit,$(p)),[testing]))) playwright aiosmtpd
 	touch $@
 
-install: $(STAMP)
+# axe-core for tests/ui, pinned by its package-lock.json (without npm those checks skip, or fail in CI)
+UI_NODE := tests/ui/node_modules/.package-lock.json
+$(UI_NODE): tests/ui/package-lock.json
+	if command -v npm >/dev/null; then npm ci --prefix tests/ui --no-audit --no-fund --silent; else echo "npm is missing: tests/ui skips"; fi
+
+install: $(STAMP) $(UI_NODE)
 
 test: install  ## every test: unit, integration (real broker and database), browser, end-to-end
 	$(BIN)/python -m pytest -q
@@ -66,6 +71,14 @@ test-containers: install
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The requests pages' translations: re-extract messages.pot, then merge it into the Spanish .po
+# (new strings come empty, changed ones fuzzy: tests/unit/test_catalogue.py fails until translated).
+REQUESTS_LOCALE := src/requests_service/locale
+i18n: install  ## re-extract the requests pages' strings and update the Spanish catalogue
+	cd services/requests && ../../$(BIN)/pybabel -q extract -F babel.cfg --add-location=file --sort-output --no-wrap \
+	  --project=pur-requests -o $(REQUESTS_LOCALE)/messages.pot . && \
+	  ../../$(BIN)/pybabel -q update -i $(REQUESTS_LOCALE)/messages.pot -d $(REQUESTS_LOCALE) -l es --no-wrap --ignore-obsolete
 
 lock:  ## refresh constraints.txt from the current virtualenv
 	$(BIN)/pip freeze --exclude-editable | grep -v '^pur-' > constraints.txt

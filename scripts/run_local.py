@@ -35,10 +35,13 @@ SPECS = [
     ServiceSpec("sis_sync", 8003, f"{PG}/pur_sis_sync",
                 {"SIS_SYNC_DROP_FOLDER": str(ROOT / ".run" / "sis-drop")}),
     ServiceSpec("settings", 8001, f"{PG}/pur_settings"),
+    # the staff app: every page people use, on one origin (its settings/contact/notification pages
+    # call the other services' APIs on the ports below, their defaults)
     ServiceSpec("requests", 8000, f"{PG}/pur_requests", {"REQUESTS_DEV_LOGIN": "true"}),
     ServiceSpec("digest", 8002, f"{PG}/pur_digest",
                 {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": "1025",
-                 "DIGEST_PUBLIC_BASE_URL": "http://127.0.0.1:8000"}),
+                 "DIGEST_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+                 "DIGEST_PUBLIC_API_URL": "http://127.0.0.1:8002"}),
 ]
 
 
@@ -111,9 +114,9 @@ async def main() -> int:
             return 1
         print(f"""
 Profile Update Requests is running:
-  Staff UI (dev login)   http://127.0.0.1:8000/login   then Directory -> "+👥" -> Manage Requests
-  My requests            http://127.0.0.1:8000/my-requests
-  District Settings      http://127.0.0.1:8001/districts/springfield/settings
+  Staff app (dev login)  http://127.0.0.1:8000/login   then Directory -> "+👥" -> Manage Requests
+  My requests            http://127.0.0.1:8000/my-requests   (and My contact details: /my-contact)
+  District Settings      http://127.0.0.1:8000/district-settings   (sign in as the district admin)
   APIs (OpenAPI)         http://127.0.0.1:8000/docs  :8001/docs  :8002/docs  :8003/docs
   Local inbox            http://127.0.0.1:8025/  (files in .run/mail, or: python -m pur_kit.mailsink --list)
   RabbitMQ / PostgreSQL  127.0.0.1:5672 / 127.0.0.1:5432

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pur_kit.auth import mint_token
+from pur_kit.auth import SESSION_COOKIE, mint_token
 from sis_sync_service.adapters.oneroster.generator import generate_roster
 
 COMPOSE_JWT_SECRET = "compose-demo-secret-change-me-0123456789abcdef"  # docker-compose.yml's default
@@ -225,6 +225,13 @@ def main() -> int:
         if requester["given_name"] not in text:
             raise SmokeFailure(f"the digest email does not name the requester {requester['given_name']}: {text[:500]}")
         say(f"mail catcher has '{mail['subject']}' for {manager_email}, naming the requester")
+
+        # 8. the staff app's District Settings page: the requests container calls the settings API
+        session = person(manager)["Authorization"].split(" ", 1)[1]
+        page = client.get(f"{URLS['requests']}/district-settings", cookies={SESSION_COOKIE: session})
+        if page.status_code != 200 or "<h1>District Settings</h1>" not in page.text or DISTRICT not in page.text:
+            raise SmokeFailure(f"the staff app's District Settings page answered {page.status_code}: {page.text[:300]}")
+        say("the staff app shows District Settings (read-only for the Users Manager) from the settings API")
     say("smoke check passed")
     return 0
 

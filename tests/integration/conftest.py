@@ -28,10 +28,14 @@ async def system(database_factory, rabbitmq_url, topology, mailbox, tmp_path):
         ServiceSpec("sis_sync", ports["sis_sync"], await database_factory("sis"),
                     {"SIS_SYNC_DROP_FOLDER": str(tmp_path / "drop")}),
         ServiceSpec("settings", ports["settings"], await database_factory("settings")),
-        ServiceSpec("requests", ports["requests"], await database_factory("requests")),
+        # the staff app: its District Settings, My contact details and Email notifications pages
+        # call the other three services' APIs
+        ServiceSpec("requests", ports["requests"], await database_factory("requests"),
+                    {"REQUESTS_SETTINGS_API_URL": urls["settings"], "REQUESTS_DIRECTORY_API_URL": urls["sis_sync"],
+                     "REQUESTS_DIGEST_API_URL": urls["digest"], "REQUESTS_DEV_LOGIN": "true"}),
         ServiceSpec("digest", ports["digest"], await database_factory("digest"),
                     {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(mailbox.port),
-                     "DIGEST_PUBLIC_BASE_URL": urls["requests"],
+                     "DIGEST_PUBLIC_BASE_URL": urls["requests"], "DIGEST_PUBLIC_API_URL": urls["digest"],
                      # the test forces its digest run; a scheduled one must not race it
                      "DIGEST_SCHEDULER_ENABLED": "false"}),
     ]

@@ -5,13 +5,16 @@ The secret is `request.app.state.runtime.settings.jwt_secret`, as for the API's 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from .auth import SESSION_COOKIE, Principal, csrf_token, csrf_valid, decode_token
 from .errors import ApiError
@@ -31,12 +34,30 @@ class PageError(Exception):
         self.status, self.title, self.message = status, title, message
 
 
+@lru_cache(maxsize=64)
+def time_zone(name: str | None) -> tzinfo:
+    """The IANA zone `name`; UTC for None or a name this machine does not know."""
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+@pass_context
+def when(context: Context, value: object) -> str:
+    """A datetime as people read it: `YYYY-MM-DD HH:MM` and the zone's abbreviation, in the page's
+    `timezone` (the district's, an IANA name; UTC when the page has none). APIs keep ISO UTC."""
+    if not isinstance(value, datetime):
+        return ""
+    local = value.astimezone(time_zone(context.get("timezone")))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
 def page_templates(directory: Path) -> Jinja2Templates:
-    """Autoescaped templates with the `when` filter (a datetime as `YYYY-MM-DD HH:MM UTC`)."""
+    """Autoescaped templates with the `when` filter (local time, see `when`)."""
     env = Environment(loader=FileSystemLoader(directory), autoescape=select_autoescape(default=True,
                       default_for_string=True), trim_blocks=True, lstrip_blocks=True)
-    env.filters["when"] = lambda value: (value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, datetime)
-                                         else "")
+    env.filters["when"] = when
     return Jinja2Templates(env=env)
 
 

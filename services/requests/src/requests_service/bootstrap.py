@@ -6,6 +6,7 @@ from functools import partial
 
 from pur_kit.runtime import ServiceRuntime
 
+from .adapters.peers import Peers
 from .adapters.repositories import Repositories
 from .config import Settings
 from .entrypoints.consumers import subscriptions
@@ -23,6 +24,7 @@ class Parts:
     submissions: SubmissionWriter
     verified_tokens: VerifiedTokens
     handlers: ProjectionHandlers
+    peers: Peers
 
 
 def bootstrap(settings: Settings | None = None) -> ServiceRuntime[Parts]:
@@ -33,7 +35,10 @@ def bootstrap(settings: Settings | None = None) -> ServiceRuntime[Parts]:
         submissions=SubmissionWriter(runtime.db, settings.submission_group_max),
         verified_tokens=VerifiedTokens(),
         handlers=ProjectionHandlers(),
+        peers=Peers({"settings": settings.settings_api_url, "directory": settings.directory_api_url,
+                     "digest": settings.digest_api_url}, timeout_seconds=settings.peer_timeout_seconds),
     )
     runtime.subscribe(subscriptions(runtime.parts.handlers))
     runtime.on_broker_started.append(partial(request_replays, runtime.db.unit_of_work, only_for_empty=True))
+    runtime.on_stop.append(runtime.parts.peers.close)
     return runtime

@@ -24,6 +24,16 @@ class Settings(ServiceSettings):
 
     # Development only: /login lists demo identities and signs a session cookie for any of them.
     dev_login: bool = False
+    # The district the development login lists first (the demo district of `make run`); all districts
+    # when it has nobody, and any district by choice on the page.
+    dev_login_district: str = "springfield"
     session_ttl_seconds: int = Field(8 * 3600, ge=60)
     # Set when the UI is served over HTTPS (always in production).
     secure_cookies: bool = False
+
+    # The staff app's pages for District Settings, My contact details and Email notifications call
+    # these services' public APIs with the signed-in person's token (adapters/peers.py).
+    settings_api_url: str = "http://127.0.0.1:8001"
+    directory_api_url: str = "http://127.0.0.1:8003"   # sis_sync
+    digest_api_url: str = "http://127.0.0.1:8002"
+    peer_timeout_seconds: float = Field(5.0, gt=0, le=60)

@@ -2,53 +2,27 @@
 Playwright), against the service served by a real uvicorn on a free port."""
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 from pathlib import Path
 
 import pytest
-import uvicorn
-from pur_kit.testing import free_port
+from pur_kit.testing.browser import CHROMIUM, CHROMIUM_ARGS, need_chromium, served
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 API = "/api/v1/requests"
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)"
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture
 async def server(svc):
     """The already-running app (broker, consumers, relay started by `svc`) behind real HTTP."""
-    port = free_port()
-    config = uvicorn.Config(svc.app, host="127.0.0.1", port=port, lifespan="off", log_config=None,
-                            access_log=False, loop="none")
-    uv = uvicorn.Server(config)
-    uv.install_signal_handlers = lambda: None  # the test process keeps its own signal handling
-    task = asyncio.create_task(uv.serve())
-    while not uv.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    await task
+    async with served(svc.app) as base_url:
+        yield base_url
 
 
 async def test_a_school_manager_marks_a_request_done_and_restores_it_in_chromium(svc, cast, server):
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright, expect
 
     rita = await svc.client.post(API, json={"changes": {"email": "rita.new@example.org"}, "note": "New address."},
@@ -84,7 +58,7 @@ async def test_a_school_manager_marks_a_request_done_and_restores_it_in_chromium
 
             # 3. the New tab lists only school A's requests
             await expect(page).to_have_url(re.compile(r"/manage-requests$"))
-            await expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text("New")
+            await expect(page.locator("nav.tabs a[aria-current=page]")).to_have_text("New (2)")
             rows = page.locator("tbody tr")
             await expect(rows).to_have_count(2)
             await expect(page.locator("tbody")).to_contain_text("Rita Requester")

@@ -6,7 +6,8 @@ import json
 import uuid
 from pathlib import Path
 
-from pur_contracts import DirectoryUserUpserted, RequestsReplayRequested
+from pur_contracts import DirectoryUserUpserted, DistrictSettingsChanged, RequestsReplayRequested
+from pur_contracts.events import DistrictSettings, NotificationSettings
 from pur_kit.testing import EventSpy, wait_until
 
 API = "/api/v1/requests"
@@ -116,3 +117,30 @@ async def test_a_fresh_service_asks_for_settings_and_directory_replays(database_
     assert {m.type: json.loads(m.body)["requested_by"] for m in spy.messages} == {
         "settings.replay.requested": "requests", "directory.replay.requested": "requests"}
     assert uuid.UUID(replays["settings.replay.requested"].message_id)
+
+
+async def test_settings_kept_before_the_time_zone_was_projected_get_it_from_a_replay_of_the_same_version(svc):
+    """Rows written before migration 0002 have no time zone: the service asks for a settings replay
+    at start while one lacks it, and the replayed (same) version fills it in; a stale one never does."""
+    district = svc.new_district()
+    await svc.world.settings(district, enabled=True)
+    assert await svc.world.fetchval("SELECT timezone FROM district_settings WHERE district_id = $1",
+                                    district) == "America/New_York"
+    await svc.world.fetchval("UPDATE district_settings SET timezone = NULL WHERE district_id = $1", district)
+    async with svc.runtime.db.unit_of_work() as uow:
+        assert await uow.repos.projections.has_settings() is False  # so the next start asks for a replay
+
+    def replayed(version: int, zone: str) -> DistrictSettingsChanged:
+        return DistrictSettingsChanged(district_id=district, version=version, settings=DistrictSettings(
+            district_id=district, version=version, profile_update_requests_enabled=True,
+            notifications=NotificationSettings(timezone=zone)))
+
+    await svc.world.publish(replayed(1, "America/Chicago"))
+    await wait_until(lambda: svc.world.fetchval("SELECT timezone = 'America/Chicago' FROM district_settings "
+                                                "WHERE district_id = $1", district), message="time zone filled in")
+    await svc.world.publish(replayed(1, "Europe/Madrid"))  # same version again: the zone is known now
+    await svc.world.publish(replayed(2, "America/Denver"))
+    await wait_until(lambda: svc.world.fetchval("SELECT version = 2 FROM district_settings WHERE district_id = $1",
+                                                district), message="the newer version applied")
+    assert await svc.world.fetchval("SELECT timezone FROM district_settings WHERE district_id = $1",
+                                    district) == "America/Denver"

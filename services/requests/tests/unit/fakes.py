@@ -34,11 +34,13 @@ class FakeProjections:
         self.users: dict[UUID, tuple[int, DirectoryUser]] = {}
 
     async def save_settings(self, district_id: str, version: int, *, requests_enabled: bool,
-                            contact_details_auto_update: bool, at: datetime) -> bool:
-        if district_id in self.settings and self.settings[district_id]["version"] >= version:
+                            contact_details_auto_update: bool, timezone: str, at: datetime) -> bool:
+        stored = self.settings.get(district_id)
+        if stored and (stored["version"] > version or (stored["version"] == version and stored["timezone"])):
             return False
         self.settings[district_id] = {"version": version, "requests_enabled": requests_enabled,
-                                      "contact_details_auto_update": contact_details_auto_update, "updated_at": at}
+                                      "contact_details_auto_update": contact_details_auto_update,
+                                      "timezone": timezone, "updated_at": at}
         return True
 
     async def save_school(self, school: DirectorySchool, version: int) -> bool:
@@ -55,7 +57,7 @@ class FakeProjections:
         return True
 
     async def has_settings(self) -> bool:
-        return bool(self.settings)
+        return bool(self.settings) and all(s["timezone"] for s in self.settings.values())
 
     async def has_users(self) -> bool:
         return bool(self.users)
@@ -168,3 +170,21 @@ class FakeDatabase:
 async def let_others_run() -> None:
     """One turn of the event loop: tasks created so far run up to their first wait."""
     await asyncio.sleep(0)
+
+
+# --- bulk Mark as Done / Restore (added with the Manage Requests queue) ------------------------------
+async def _load_many_for_update(self: FakeRequests, request_ids: Sequence[UUID]) -> list[ProfileUpdateRequest]:
+    return [_row(self.rows[i]) for i in sorted(set(request_ids)) if i in self.rows]
+
+
+async def _save_transitions(self: FakeRequests, requests: Sequence[ProfileUpdateRequest], *, action: str, by: str,
+                            at: datetime) -> None:
+    self.statements = getattr(self, "statements", 0) + 1   # one statement for the whole set
+    for request in requests:
+        self.add(request)
+        self.history.append((request.id, action, by, at))
+        self.outbox += request.events
+
+
+FakeRequests.load_many_for_update = _load_many_for_update
+FakeRequests.save_transitions = _save_transitions

@@ -74,7 +74,8 @@ async def test_a_settings_change_is_kept_unless_an_older_version_arrives(uow, ha
     await handle(handlers.settings_changed, settings_event(1, False), uow)
     await handle(handlers.settings_changed, settings_event(2, False), uow)
     assert uow.repos.projections.settings["d1"] == {"version": 2, "requests_enabled": True,
-                                                    "contact_details_auto_update": False, "updated_at": NOW}
+                                                    "contact_details_auto_update": False,
+                                                    "timezone": "America/New_York", "updated_at": NOW}
     assert uow.published == []
 
 
@@ -170,7 +171,7 @@ async def test_a_fresh_service_asks_for_the_state_it_has_no_copy_of(uow):
     assert [e.event_name for e in uow.published[2:]] == ["settings.replay.requested"]
 
     await uow.repos.projections.save_settings("d1", 1, requests_enabled=True, contact_details_auto_update=True,
-                                              at=NOW)
+                                              timezone="America/Chicago", at=NOW)
     await request_replays(uow, only_for_empty=True)
     assert len(uow.published) == 3
     await request_replays(uow, only_for_empty=False)   # asked for by an operator: both, whatever is here

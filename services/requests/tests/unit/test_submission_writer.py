@@ -35,7 +35,7 @@ async def person(repos, district: str = "d1", *, enabled: bool = True, **values)
                             "school_ids": ["sch-a"], **values})
     await repos.projections.save_user(user, 1)
     await repos.projections.save_settings(district, 1, requests_enabled=enabled, contact_details_auto_update=True,
-                                          at=None)
+                                          timezone="America/New_York", at=None)
     return user
 
 

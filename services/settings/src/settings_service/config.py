@@ -10,8 +10,6 @@ class Settings(ServiceSettings):
 
     http_port: int = 8001
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/pur_settings"
-    # Where people sign in (the dev login lives in the requests service); the session cookie it sets
-    # is sent to this service too, since cookies are scoped by host, not port.
+    # The staff app (the requests service's origin), where the District Settings page now lives; the
+    # page's old address on this service redirects there.
     public_requests_url: str = "http://127.0.0.1:8000"
-    # Set when the pages are served over HTTPS (always in production).
-    secure_cookies: bool = False

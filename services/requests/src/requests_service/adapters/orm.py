@@ -30,6 +30,7 @@ district_settings = Table(
     Column("profile_update_requests_enabled", Boolean, nullable=False),
     Column("contact_details_auto_update", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("timezone", String(64)),  # NULL until the settings say (migration 0002)
 )
 
 school = Table(

@@ -21,10 +21,17 @@ def _upsert_if_newer(table: str, columns: Sequence[str], key: Sequence[str]) -> 
             "RETURNING true")
 
 
-UPSERT_SETTINGS = _upsert_if_newer(
-    "district_settings",
-    ("district_id", "version", "profile_update_requests_enabled", "contact_details_auto_update", "updated_at"),
-    ("district_id",))
+# As `_upsert_if_newer`, and a replay of the same version fills in a time zone still missing (rows
+# written before migration 0002 had no column for it).
+UPSERT_SETTINGS = """INSERT INTO district_settings (district_id, version, profile_update_requests_enabled,
+    contact_details_auto_update, updated_at, timezone) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (district_id) DO UPDATE SET version = EXCLUDED.version,
+    profile_update_requests_enabled = EXCLUDED.profile_update_requests_enabled,
+    contact_details_auto_update = EXCLUDED.contact_details_auto_update, updated_at = EXCLUDED.updated_at,
+    timezone = EXCLUDED.timezone
+WHERE district_settings.version < EXCLUDED.version
+   OR (district_settings.version = EXCLUDED.version AND district_settings.timezone IS NULL)
+RETURNING true"""
 UPSERT_SCHOOL = _upsert_if_newer("school", ("district_id", "id", "name", "active", "version"), ("district_id", "id"))
 UPSERT_USER = _upsert_if_newer(
     "directory_user",
@@ -40,10 +47,10 @@ class ProjectionRepository:
         self._conn = conn
 
     async def save_settings(self, district_id: str, version: int, *, requests_enabled: bool,
-                            contact_details_auto_update: bool, at: datetime) -> bool:
+                            contact_details_auto_update: bool, timezone: str, at: datetime) -> bool:
         """True when applied (not older than what is stored)."""
         return bool(await self._conn.fetchval(UPSERT_SETTINGS, district_id, version, requests_enabled,
-                                              contact_details_auto_update, at))
+                                              contact_details_auto_update, at, timezone))
 
     async def save_school(self, school: DirectorySchool, version: int) -> bool:
         return bool(await self._conn.fetchval(UPSERT_SCHOOL, school.district_id, school.id, school.name,
@@ -58,7 +65,9 @@ class ProjectionRepository:
             list(manager.school_ids) if manager and manager.scope == "schools" else []))
 
     async def has_settings(self) -> bool:
-        return await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM district_settings)")
+        """Some settings are known, and none lacks its time zone (else a replay is due)."""
+        return await self._conn.fetchval("""SELECT EXISTS (SELECT 1 FROM district_settings)
+   AND NOT EXISTS (SELECT 1 FROM district_settings WHERE timezone IS NULL)""")
 
     async def has_users(self) -> bool:
         return await self._conn.fetchval("SELECT EXISTS (SELECT 1 FROM directory_user)")

@@ -105,6 +105,23 @@ WITH upd AS (
 )
 """ + outbox_insert(_EVENTS)
 
+# A page of them at once (bulk Mark as Done / Restore): locked in id order, so two bulk actions
+# over overlapping pages wait for each other instead of deadlocking.
+SELECT_MANY_FOR_UPDATE = f"SELECT {REQUEST_COLUMNS} FROM request r WHERE r.id = ANY($1::uuid[]) ORDER BY r.id FOR UPDATE"
+SAVE_TRANSITIONS = """
+WITH t AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::int[])
+        AS t(id, status, done_at, done_by, version)
+), upd AS (
+    UPDATE request r SET status = t.status, done_at = t.done_at, done_by = t.done_by, version = t.version
+    FROM t WHERE r.id = t.id
+), schools AS (
+    UPDATE request_school rs SET status = t.status FROM t WHERE rs.request_id = t.id
+), history AS (
+    INSERT INTO request_history (request_id, action, by, at) SELECT t.id, $6, $7, $8 FROM t
+)
+""" + outbox_insert(_EVENTS)
+
 OF_REQUESTER_FOR_UPDATE = f"SELECT {REQUEST_COLUMNS} FROM request r WHERE r.requester_id = $1 FOR UPDATE"
 SAVE_REQUESTER = ("UPDATE request SET requester_name = $2, school_ids = $3, appears_applied = $4, version = $5 "
                   "WHERE id = $1")
@@ -202,6 +219,19 @@ class RequestRepository:
         await self._conn.execute(
             SAVE_TRANSITION, request.id, request.status, request.done_at, request.done_by, request.version,
             action, by, at, *outbox_rows(events))
+
+    async def load_many_for_update(self, request_ids: Sequence[UUID]) -> list[ProfileUpdateRequest]:
+        """The requests of `request_ids` that exist, locked (in id order)."""
+        return [row_to_request(r) for r in await self._conn.fetch(SELECT_MANY_FOR_UPDATE, list(request_ids))]
+
+    async def save_transitions(self, requests: Sequence[ProfileUpdateRequest], *, action: str, by: str,
+                               at: datetime) -> None:
+        """Save the same transition of several requests, a history entry each, and their events, in
+        one statement."""
+        await self._conn.execute(
+            SAVE_TRANSITIONS, [r.id for r in requests], [r.status for r in requests],
+            [r.done_at for r in requests], [r.done_by for r in requests], [r.version for r in requests],
+            action, by, at, *outbox_rows([e for r in requests for e in r.events]))
 
     async def of_requester_for_update(self, requester_id: UUID) -> list[ProfileUpdateRequest]:
         return [row_to_request(r) for r in await self._conn.fetch(OF_REQUESTER_FOR_UPDATE, requester_id)]

@@ -29,7 +29,7 @@ DISABLED_SIS_OWNS_CONTACTS = (
 )
 DISABLED_SELF_SERVICE = (
     "Profile update requests are turned off in your district. You can edit your own email, phone and "
-    "SMS number directly in the directory."
+    "SMS number on your My contact details page."
 )
 
 

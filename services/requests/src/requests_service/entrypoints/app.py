@@ -10,7 +10,7 @@ from pur_kit.http import install_domain_errors
 
 from ..bootstrap import bootstrap
 from ..config import Settings
-from . import api, ui, ui_manage, ui_mine
+from . import api, ui, ui_account, ui_manage, ui_mine, ui_settings
 from .errors import DOMAIN_ERRORS
 
 DESCRIPTION = """Profile update requests: people ask for corrections of their directory details;
@@ -22,7 +22,8 @@ STATIC = Path(__file__).resolve().parents[1] / "static"
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = bootstrap(settings)
     app = create_kit_app(runtime, title="requests", description=DESCRIPTION,
-                         routers=[api.router, ui.router, ui_manage.router, ui_mine.router],
+                         routers=[api.router, ui.router, ui_manage.router, ui_mine.router, ui_account.router,
+                                  ui_settings.router],
                          direct=[("POST", "/api/v1/requests")])  # the submission route: see DirectRoutes
     ui.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

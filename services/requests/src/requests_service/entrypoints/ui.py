@@ -3,15 +3,19 @@ are in `ui_manage` and `ui_mine`. Server-rendered, no JavaScript; every form pos
 CSRF token and redirects."""
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Request
 from pur_kit.auth import SESSION_COOKIE, mint_token
 from pur_kit.cursor import BadCursor
+from pur_kit.logging import get_logger
 from pur_kit.params import TextQuery
+from pur_kit.web import cookie_principal
 
 from .. import views
+from ..adapters.peers import PeerUnavailable
 from ..config import Settings
 from ..domain.access import Viewer
 from .deps import runtime_of
@@ -26,6 +30,7 @@ from .web import (
     session_principal,
 )
 
+log = get_logger(__name__)
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
 # the filters reach SQL: no NUL (PostgreSQL refuses it) nor other control characters
@@ -39,7 +44,31 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError):
-        return render(request, "error.html", exc.status, title=exc.title, message=exc.message, user=None)
+        return render(request, "error.html", exc.status, title=exc.title, message=exc.message,
+                      user=await _signed_in_or_none(request))
+
+    @app.exception_handler(PeerUnavailable)
+    async def _peer_unavailable(request: Request, exc: PeerUnavailable):
+        log.warning("peer_unavailable", peer=exc.peer, reason=exc.reason, path=request.url.path)
+        response = render(request, "error.html", 503, title="Temporarily unavailable",
+                          message="This page cannot be shown right now. Please try again in a minute.",
+                          user=await _signed_in_or_none(request))
+        response.headers["Retry-After"] = "30"
+        return response
+
+
+async def _signed_in_or_none(request: Request):
+    """The signed-in person for an error page's header (its navigation); None when there is no
+    valid session, or the directory cannot say right now (the error page must still render)."""
+    principal = cookie_principal(request)
+    if principal is None or principal.is_system:
+        return None
+    try:
+        async with asyncio.timeout(1.0), runtime_of(request).db.acquire() as conn:
+            person = await views.get_person(conn, principal.user_id)
+    except Exception:  # noqa: BLE001 - a header without navigation beats no error page
+        return None
+    return person if person is not None and person["district_id"] == principal.district_id else None
 
 
 async def me_of(request: Request, conn):
@@ -76,6 +105,9 @@ def _dev_only(request: Request) -> None:
 async def login_page(request: Request, q: Filter = None, district: Filter = None, next: str | None = None):
     _dev_only(request)
     async with runtime_of(request).db.acquire() as conn:
+        if district is None:  # not chosen yet: the demo district, when it has people
+            demo = runtime_of(request).settings.dev_login_district
+            district = demo if await views.has_people(conn, demo) else ""
         people = await views.demo_identities(conn, q=q, district_id=district or None)
         known = await views.districts(conn)
     return render(request, "login.html", people=people, districts=known, q=q or "", district=district or "",

@@ -50,7 +50,8 @@ class ProjectionHandlers:
         s = event.settings
         await uow.repos.projections.save_settings(
             event.district_id, event.version, requests_enabled=s.profile_update_requests_enabled,
-            contact_details_auto_update=s.sis_sync.contact_details_auto_update, at=self.clock())
+            contact_details_auto_update=s.sis_sync.contact_details_auto_update,
+            timezone=s.notifications.timezone, at=self.clock())
 
     async def school_upserted(self, event: DirectorySchoolUpserted, uow: Uow) -> None:
         await uow.repos.projections.save_school(event.school, event.version)

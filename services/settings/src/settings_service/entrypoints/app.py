@@ -7,7 +7,7 @@ from pur_kit.http import install_domain_errors
 
 from ..bootstrap import bootstrap
 from ..config import Settings
-from . import api, ui
+from . import api, moved
 from .errors import DOMAIN_ERRORS
 
 DESCRIPTION = """District Settings: whether users may send Profile Update Requests (off by default),
@@ -16,7 +16,6 @@ the daily digest preferences of the Users Managers, and whether the SIS owns con
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = bootstrap(settings)
-    app = create_kit_app(runtime, title="settings", description=DESCRIPTION, routers=[api.router, ui.router])
-    ui.install(app)
+    app = create_kit_app(runtime, title="settings", description=DESCRIPTION, routers=[api.router, moved.router])
     install_domain_errors(app, DOMAIN_ERRORS)
     return app
