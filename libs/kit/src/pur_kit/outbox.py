@@ -27,6 +27,7 @@ from .messaging_tables import NOTIFY_CHANNEL
 from .uow import connect_options
 
 log = get_logger(__name__)
+CLOSE_SECONDS = 5.0  # how long closing one of the relay's connections may take
 
 
 # Claimed rows are deleted at once, in the transaction that stays open while they are published:
@@ -128,15 +129,16 @@ class OutboxRelay:
                     raise ConnectionError("outbox relay lost a connection")
             # stopping (a graceful shutdown): publish what was committed until now before leaving,
             # rather than leave it for another replica's next wake-up or poll
-            while await self._claim_and_publish(worker, amqp) == self._batch_size:
+            while not amqp.is_closed and await self._claim_and_publish(worker, amqp) == self._batch_size:
                 pass
         finally:
             self.connected = False
             connections = [conn for conn in (listener, worker) if conn is not None]
             try:
+                # bounded: a connection to a peer that stopped answering must not hold the relay
                 for close in (*(conn.close for conn in connections), amqp.close):
                     with contextlib.suppress(Exception):
-                        await close()
+                        await asyncio.wait_for(close(), CLOSE_SECONDS)
             except asyncio.CancelledError:  # cancelled while closing: drop what is left at once
                 for conn in connections:
                     conn.terminate()

@@ -29,7 +29,9 @@ UowHandler = Callable[[Event, UnitOfWork], Awaitable[None]]
 log = get_logger(__name__)
 # At a graceful stop, how long the relay may take to publish what was committed before it stops
 # (whatever is left stays in the outbox for another replica, or this one's next start).
+BROKER_STOP_SECONDS = 40.0  # FastStream waits up to 15 s per subscriber for the deliveries in flight
 RELAY_DRAIN_SECONDS = 10.0
+TASKS_STOP_SECONDS = 10.0   # then how long the cancelled background tasks may take to finish
 
 DEPENDENCY_UP = Gauge("dependency_up", "1 while the dependency answers, by the last check", ["dependency"])
 
@@ -202,18 +204,18 @@ class ServiceRuntime(Generic[P]):
         for consumer in self.consumers:
             consumer.close()
         with contextlib.suppress(Exception):
-            await self.broker.stop()
+            await asyncio.wait_for(self.broker.stop(), BROKER_STOP_SECONDS)
         self.broker_started = False
         self.relay.stop()
         relay = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
         if relay is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(relay), RELAY_DRAIN_SECONDS)
+            await asyncio.wait({relay}, timeout=RELAY_DRAIN_SECONDS)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=TASKS_STOP_SECONDS)
+            if stuck:  # never hang a shutdown on a task that ignores its cancellation
+                log.warning("tasks_not_stopped", tasks=sorted(t.get_name() for t in stuck))
         self._tasks.clear()
         for hook in self.on_stop:
             with contextlib.suppress(Exception):

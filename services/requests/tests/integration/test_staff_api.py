@@ -113,3 +113,27 @@ async def test_csv_export_has_the_scoped_tab_and_neutralises_formulas(svc, cast)
     assert row["schools"] == "Alder Elementary"
     r = await svc.client.get(f"{API}/export.csv", params={"status": "done"}, headers=svc.headers(cast.manager_a))
     assert len(list(csv.DictReader(io.StringIO(r.text)))) == 0
+
+
+async def test_the_list_and_its_export_take_the_queue_order_and_the_field_and_date_filters(svc, cast):
+    """What the Manage Requests page filters by, the API and its CSV export filter by too."""
+    email = await submit(svc, cast.requester_a, {"changes": {"email": "rita.new@example.org"}})
+    note = await submit(svc, cast.requester_a, {"note": "only a note"})
+    phone = await submit(svc, cast.requester_a, {"changes": {"phone": "+15555550123"}})
+    manager = cast.manager_a
+    assert await ids(svc, manager) == [phone["id"], note["id"], email["id"]]
+    assert await ids(svc, manager, order="oldest") == [email["id"], note["id"], phone["id"]]
+    assert await ids(svc, manager, field="email") == [email["id"]]
+    assert await ids(svc, manager, field="note_only") == [note["id"]]
+    assert await ids(svc, manager, submitted_from=note["submitted_at"], order="oldest") == [note["id"], phone["id"]]
+    assert await ids(svc, manager, submitted_to=note["submitted_at"]) == [email["id"]]   # before, not at
+    naive = note["submitted_at"].replace("+00:00", "").replace("Z", "")                  # UTC without an offset
+    assert await ids(svc, manager, submitted_from=naive, order="oldest") == [note["id"], phone["id"]]
+
+    r = await svc.client.get(f"{API}/export.csv", params={"field": "phone"}, headers=svc.headers(manager))
+    assert [row["id"] for row in csv.DictReader(io.StringIO(r.text))] == [phone["id"]]
+
+    for bad in ({"field": "shoe_size"}, {"order": "random"}, {"submitted_from": "yesterday"},
+                {"submitted_from": phone["submitted_at"], "submitted_to": email["submitted_at"]}):
+        r = await svc.client.get(API, params=bad, headers=svc.headers(manager))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", (bad, r.text)

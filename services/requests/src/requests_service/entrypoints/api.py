@@ -1,7 +1,8 @@
 """The JSON API under /api/v1/requests (docs/product-rules.md). Thin: translate, delegate."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -16,6 +17,7 @@ from pur_kit.uow import Database
 
 from .. import views
 from ..adapters.csv_export import csv_chunk
+from ..domain.changes import FIELDS
 from ..service_layer import actions
 from .deps import current_principal, database, runtime_of, viewer_of
 from .schemas import RequestCreate, RequestDetails, RequestList, RequestPublic
@@ -28,7 +30,37 @@ Status = Annotated[Literal["new", "done", "all"], Query(description="the tab: ne
 Limit = Annotated[int, Query(ge=1, le=200)]
 SchoolId = TextQuery(255, "only requests of this school (within the caller's scope)")
 Search = TextQuery(100, "part of the requester's name")
+Order = Annotated[Literal["newest", "oldest"],
+                  Query(description="newest first, or oldest first (Manage Requests' work order)")]
+FieldFilter = Annotated[Literal[(*FIELDS, views.NOTE_ONLY)] | None,
+                        Query(description="only requests asking for this field, or `note_only`")]
+Since = Annotated[datetime | None, Query(description="submitted at or after this instant (ISO 8601; UTC "
+                                                     "when it has no offset)")]
+Until = Annotated[datetime | None, Query(description="submitted before this instant (ISO 8601; UTC when "
+                                                     "it has no offset)")]
 EXPORT_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What narrows a list besides its tab, scope and page: the same for the list and its export."""
+
+    school_id: SchoolId = None
+    q: Search = None
+    order: Order = "newest"
+    field: FieldFilter = None
+    submitted_from: Since = None
+    submitted_to: Until = None
+
+    def instants(self) -> tuple[datetime | None, datetime | None]:
+        start, end = (None if t is None else t if t.tzinfo else t.replace(tzinfo=UTC)
+                      for t in (self.submitted_from, self.submitted_to))
+        if start is not None and end is not None and start > end:
+            raise validation_error("submitted_to", "must not be before submitted_from")
+        return start, end
+
+
+Filters = Annotated[ListFilters, Depends()]
 
 # Each route documents its refusals; the kit adds 401, 404 on path ids, 422 and 503 (pur_kit.openapi).
 NOT_A_MANAGER = {403: {"description": "Not a Users Manager (or not an active one)"}}
@@ -80,13 +112,12 @@ async def submit_request(request: Request):
 
 
 @router.get("", response_model=RequestList, responses=NOT_A_MANAGER)
-async def list_requests(caller: Caller, db: Db, status: Status = "new", school_id: SchoolId = None,
-                        q: Search = None, limit: Limit = 50, cursor: str | None = None,
-                        district_id: DistrictIdQuery = None):
-    """Requests the caller may see, newest first, one keyset page at a time."""
+async def list_requests(caller: Caller, db: Db, filters: Filters, status: Status = "new", limit: Limit = 50,
+                        cursor: str | None = None, district_id: DistrictIdQuery = None):
+    """Requests the caller may see (newest first unless `order=oldest`), one keyset page at a time."""
     after = views.Cursor.decode(cursor) if cursor is not None else None
     async with db.acquire() as conn:
-        query = await _list_query(conn, caller, status, school_id, q, limit, after, district_id)
+        query = await _list_query(conn, caller, status, filters, limit, after, district_id)
         if query is None:
             return JSONResponse({"items": [], "next_cursor": None})
         rows, following = await views.list_requests(conn, query)
@@ -109,13 +140,13 @@ async def my_requests(caller: Caller, db: Db, limit: Limit = 50, cursor: str | N
 
 @router.get("/export.csv", response_class=StreamingResponse,
             responses={200: {"content": {"text/csv": {}}, "description": "the tab as CSV"}, **NOT_A_MANAGER})
-async def export_csv(caller: Caller, db: Db, status: Status = "new", school_id: SchoolId = None,
-                     q: Search = None, district_id: DistrictIdQuery = None):
-    """The current tab (same scope and filters as the list) as a CSV file."""
+async def export_csv(caller: Caller, db: Db, filters: Filters, status: Status = "new",
+                     district_id: DistrictIdQuery = None):
+    """The current tab (same scope, filters and order as the list) as a CSV file."""
     # The first page is read before the answer starts: once the status line is sent, a failure
     # can only cut the file short, so whatever fails early must fail with its own status.
     async with db.acquire() as conn:
-        query = await _list_query(conn, caller, status, school_id, q, EXPORT_PAGE, None, district_id)
+        query = await _list_query(conn, caller, status, filters, EXPORT_PAGE, None, district_id)
         names = await views.school_names(conn, query.district_id) if query else {}
         rows, following = await views.list_requests(conn, query) if query else ([], None)
 
@@ -168,10 +199,12 @@ async def _act(db: Database, caller: Principal, request_id: UUID, action) -> JSO
     return JSONResponse({**views.request_public(row), "history": views.history_public(history)})
 
 
-async def _list_query(conn, caller: Principal, status: str, school_id: str | None, q: str | None, limit: int,
+async def _list_query(conn, caller: Principal, status: str, filters: ListFilters, limit: int,
                       cursor: views.Cursor | None, district_id: str | None) -> views.ListQuery | None:
+    start, end = filters.instants()
     viewer = await viewer_of(conn, caller)
     if viewer.scope == "system" and district_id is None:
         raise validation_error("district_id", "required with the system credential")
-    return views.scoped_query(viewer, status=status, school_id=school_id, q=q, limit=limit, cursor=cursor,
-                              district_id=district_id)
+    return views.scoped_query(viewer, status=status, school_id=filters.school_id, q=filters.q, limit=limit,
+                              cursor=cursor, district_id=district_id, order=filters.order, field=filters.field,
+                              submitted_from=start, submitted_to=end)

@@ -5,7 +5,7 @@ Managers, within their scope). Works without JavaScript; one small static script
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, tzinfo
 from typing import Annotated
 from urllib.parse import urlencode
 from uuid import UUID
@@ -13,13 +13,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pur_kit.cursor import BadCursor
+from pur_kit.web import time_zone
 
 from .. import views
 from ..domain.changes import FIELDS, LABELS
 from ..service_layer import actions
 from .deps import runtime_of
 from .ui import PAGE_SIZE, Filter, managers_only, me_of, schools_in_scope
-from .web import PageError, redirect, render, require_csrf, safe_next
+from .web import DEFAULT_TIMEZONE, PageError, redirect, render, require_csrf, safe_next
 
 router = APIRouter(include_in_schema=False)
 TABS = {"new": "New", "done": "Marked as Done", "all": "All"}
@@ -40,7 +41,6 @@ async def manage_requests(request: Request, tab: str = "new", order: str = "olde
     order = order if order in ORDERS else "oldest"
     size = next((n for n in PER_PAGE if per == str(n)), PAGE_SIZE)
     values = {"from": (from_ or "")[:40], "to": (to or "")[:40], "field": (field or "")[:40]}
-    errors, start, end = _check_filters(values)
     filters = {k: v for k, v in {"school_id": school_id, "q": q, **values}.items() if v}
     state = {"tab": tab, "order": order if order != "oldest" else "", "per": str(size) if size != PAGE_SIZE else "",
              **filters}
@@ -48,15 +48,20 @@ async def manage_requests(request: Request, tab: str = "new", order: str = "olde
         position = views.Cursor.decode(cursor or before) if (cursor or before) else None
     except BadCursor:
         raise PageError(422, "Bad page link", "This page link is not valid; start from the first page.") from None
-    context = {"tab": tab, "tabs": TABS, "order": order, "orders": ORDERS, "per": size, "per_page": PER_PAGE,
-               "fields": FIELD_CHOICES, "school_id": school_id or "", "q": q or "", "values": values,
-               "errors": errors, "filters": filters, "tab_urls": {key: _url({**state, "tab": key}) for key in TABS},
-               "clear_url": _url({k: state[k] for k in ("tab", "order", "per")}),
-               "export_url": "/api/v1/requests/export.csv?" + urlencode(
-                   {k: v for k, v in {"status": tab, "order": order, **filters}.items() if v})}
     async with runtime_of(request).db.acquire() as conn:
         me, viewer = await me_of(request, conn)
         managers_only(viewer)
+        # the dates are the district's days: the instants they span come from its time zone
+        errors, start, end = _check_filters(values, time_zone(me["timezone"] or DEFAULT_TIMEZONE))
+        export = {"status": tab, "order": order, "school_id": school_id, "q": q, "field": values["field"],
+                  "submitted_from": start.isoformat() if start else None,
+                  "submitted_to": end.isoformat() if end else None}
+        context = {"tab": tab, "tabs": TABS, "order": order, "orders": ORDERS, "per": size, "per_page": PER_PAGE,
+                   "fields": FIELD_CHOICES, "school_id": school_id or "", "q": q or "", "values": values,
+                   "errors": errors, "filters": filters,
+                   "tab_urls": {key: _url({**state, "tab": key}) for key in TABS},
+                   "clear_url": _url({k: state[k] for k in ("tab", "order", "per")}),
+                   "export_url": "/api/v1/requests/export.csv?" + urlencode({k: v for k, v in export.items() if v})}
         names = await views.school_names(conn, viewer.district_id)
         context.update(user=me, school_names=names, schools=schools_in_scope(viewer, names))
         if errors:
@@ -85,8 +90,9 @@ def _url(state: dict[str, str], **more: str) -> str:
     return "/manage-requests?" + urlencode({k: v for k, v in {**state, **more}.items() if v})
 
 
-def _check_filters(values: dict[str, str]):
-    """The error of each bad filter (by parameter name), and the submitted-date range as instants."""
+def _check_filters(values: dict[str, str], tz: tzinfo):
+    """The error of each bad filter (by parameter name), and the submitted-date range as instants
+    (each date a day in `tz`, the district's zone)."""
     errors: dict[str, str] = {}
     dates: dict[str, date | None] = {}
     for name in ("from", "to"):
@@ -102,7 +108,7 @@ def _check_filters(values: dict[str, str]):
         errors["to"] = "The end date must be on or after the start date."
     if values["field"] and values["field"] not in FIELD_CHOICES:
         errors["field"] = "Choose one of the listed fields."
-    start, end = views.submitted_range(dates["from"], dates["to"])
+    start, end = views.submitted_range(dates["from"], dates["to"], tz)
     return errors, start, end
 
 
