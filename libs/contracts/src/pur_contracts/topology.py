@@ -6,8 +6,15 @@ isolated topology on a shared broker and delete it afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from . import events as e
+
+QueueType = Literal["classic", "quorum"]
+# A queue's type is fixed when it is declared (redeclaring it with another x-queue-type fails), so
+# quorum queues live under names of their own, next to the classic ones they replace: a running
+# installation moves to them with `pur-queues migrate` (pur_kit.queues) while both exist.
+QUORUM_SUFFIX = ".q"
 
 # (consumer service, purpose) -> routing keys bound to that queue. Each service lists all of
 # its subscriptions here; its consumers.py maps each event to a handler. Settings changes have a
@@ -70,6 +77,7 @@ PUBLICATIONS: dict[str, tuple[type[e.Event], ...]] = {
 @dataclass(frozen=True)
 class Topology:
     namespace: str = "pur"
+    queue_type: QueueType = "classic"
 
     @property
     def exchange(self) -> str:
@@ -77,6 +85,12 @@ class Topology:
         return f"{self.namespace}.events"
 
     def queue(self, consumer: str, purpose: str = "main") -> str:
+        """`<ns>.<consumer>.<purpose>`, with `.q` for a quorum queue (see QUORUM_SUFFIX)."""
+        suffix = QUORUM_SUFFIX if self.queue_type == "quorum" else ""
+        return f"{self.namespace}.{consumer}.{purpose}{suffix}"
+
+    def classic_queue(self, consumer: str, purpose: str = "main") -> str:
+        """The classic queue of this consumer: what a migration to quorum queues drains."""
         return f"{self.namespace}.{consumer}.{purpose}"
 
     @staticmethod

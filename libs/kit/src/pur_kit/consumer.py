@@ -7,6 +7,8 @@ Topology of one consumer queue ``Q`` (names from ``pur_contracts.Topology``):
 - ``Q.retry`` holds a failed message for ``retry_delay * 2**attempt`` (per-message TTL), then
   dead-letters it back to ``Q``.
 - ``Q.dlq`` keeps what could not be processed, with the reason in ``x-dead-letter-reason``.
+The three are classic queues, or quorum queues (replicated, under ``.q`` names) when the topology's
+``queue_type`` says so: see `queue_arguments`.
 
 Each event class gets its own FastStream handler on the queue's subscriber, chosen by the message's
 ``type`` property: FastStream decodes the body and validates it into the contract model, and the
@@ -35,7 +37,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.exceptions import SubscriberNotFound
 from faststream.middlewares import BaseMiddleware
-from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue, RabbitRouter
+from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue, RabbitRouter
 from faststream.rabbit.annotations import RabbitMessage
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -52,6 +54,14 @@ ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
 # Events are small (a user with its schools is a few KiB); parsing a huge body into models and
 # projections costs many times its size, so anything larger is refused before it is parsed.
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
+
+# Quorum queues count the deliveries of each message and dead-letter it (to Q.dlq) past this limit.
+# The kit's retries never come near it: a retry is a new message (republished to Q.retry, then back
+# to Q with a fresh count) and the original is acked. Only a message handed back to the queue many
+# times (a consumer process that dies on it, shutdowns while paused) reaches it: the guard against a
+# poison message that kills its consumer before the kit can count an attempt. High enough that
+# restarts and broker failovers, which also hand unacked messages back, never reach it.
+QUORUM_DELIVERY_LIMIT = 20
 
 CONSUMER_PAUSED = Gauge("consumer_paused", "1 while the consumer waits for an unavailable dependency", ["consumer"])
 CONSUMER_MESSAGES = Counter("consumer_messages_total", "Messages handled, by outcome", ["consumer", "outcome"])
@@ -93,6 +103,32 @@ def _reason(exc: BaseException, body_size: int, limit: int, message_type: str | 
     return f"undecodable: {type(exc).__name__}"
 
 
+def queue_arguments(queue_type: str, dead_letter_to: str | None,
+                    delivery_limit: int | None = None) -> dict[str, Any]:
+    """Declaration arguments of one queue of a consumer's three (x-queue-type included).
+
+    `dead_letter_to`: the queue its rejected or expired messages go to (through the default
+    exchange). A quorum queue dead-letters at least once (RabbitMQ 3.10+: the message stays in the
+    source queue until the target confirms it), which needs `x-overflow: reject-publish`; no length
+    limit is set, so nothing is ever refused for overflow. Per-message TTL, which the retry queue
+    uses, works on quorum queues from RabbitMQ 3.10 on."""
+    arguments: dict[str, Any] = {"x-queue-type": queue_type}
+    if dead_letter_to is not None:
+        arguments |= {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead_letter_to}
+    if queue_type == "quorum":
+        if dead_letter_to is not None:
+            arguments |= {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+        if delivery_limit is not None:
+            arguments["x-delivery-limit"] = delivery_limit
+    return arguments
+
+
+def _rabbit_queue(name: str, arguments: dict[str, Any], **kwargs: Any) -> RabbitQueue:
+    arguments = dict(arguments)
+    queue_type = QueueType(arguments.pop("x-queue-type"))
+    return RabbitQueue(name, queue_type, durable=True, arguments=arguments, **kwargs)
+
+
 class EventConsumer:
     """The subscriber of one queue of a service, with a typed handler per event bound to it."""
 
@@ -110,6 +146,7 @@ class EventConsumer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         probe: Probe | None = None,
         max_pause_delay: float = 5.0,
+        delivery_limit: int = QUORUM_DELIVERY_LIMIT,
     ) -> None:
         self.broker = broker
         self.name = f"{consumer}.{purpose}"
@@ -132,11 +169,10 @@ class EventConsumer:
         self.pauses = 0
         self.processed = 0
         self.exchange = RabbitExchange(topology.exchange, type=ExchangeType.TOPIC, durable=True)
-        self.queue = RabbitQueue(
-            self.queue_name,
-            durable=True,
+        self.queue_type = topology.queue_type
+        self.queue = _rabbit_queue(
+            self.queue_name, queue_arguments(self.queue_type, self.dlq_name, delivery_limit),
             routing_key=self.routing_keys[0],
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.dlq_name},
         )
         self.channel = Channel(prefetch_count=prefetch)
         router = RabbitRouter(middlewares=[functools.partial(_Reliability, consumer=self)])
@@ -182,14 +218,9 @@ class EventConsumer:
         `unbind`: routing keys this queue may carry from an older topology that now belong to
         another queue of the service (removing a binding that does not exist is a no-op)."""
         exchange = await self.broker.declare_exchange(self.exchange)
-        await self.broker.declare_queue(RabbitQueue(self.dlq_name, durable=True))
+        await self.broker.declare_queue(_rabbit_queue(self.dlq_name, queue_arguments(self.queue_type, None)))
         await self.broker.declare_queue(
-            RabbitQueue(
-                self.retry_queue_name,
-                durable=True,
-                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.queue_name},
-            )
-        )
+            _rabbit_queue(self.retry_queue_name, queue_arguments(self.queue_type, self.queue_name)))
         # On the subscriber's own channel: FastStream caches a declared queue by its arguments and
         # consumes on the channel it was first declared on, so declaring it on the default channel
         # would lose the prefetch limit (every queued message delivered at once, handled at once).

@@ -110,8 +110,8 @@ def requeue_copy(message: aio_pika.abc.AbstractIncomingMessage) -> aio_pika.Mess
 class DeadLetters:
     """The DLQs of one service on one connection."""
 
-    def __init__(self, url: str, namespace: str, service: str) -> None:
-        self.url, self.topology = url, Topology(namespace)
+    def __init__(self, url: str, namespace: str, service: str, queue_type: str = "classic") -> None:
+        self.url, self.topology = url, Topology(namespace, queue_type)
         self.queues = [self.topology.queue(s, p) for s, p in SUBSCRIPTIONS if s == service]
         self.connection: aio_pika.abc.AbstractConnection | None = None
 
@@ -304,6 +304,7 @@ def service_settings(service: str) -> BaseSettings:
         model_config = SettingsConfigDict(env_prefix=f"{service.upper()}_", env_file=".env", extra="ignore")
         rabbitmq_url: str = ServiceSettings.model_fields["rabbitmq_url"].default
         events_namespace: str = ServiceSettings.model_fields["events_namespace"].default
+        queue_type: str = ServiceSettings.model_fields["queue_type"].default
 
     return Settings()
 
@@ -339,7 +340,8 @@ async def run(argv: list[str] | None = None) -> int:
     settings = service_settings(args.service)
     url = args.rabbitmq_url or settings.rabbitmq_url
     try:
-        async with DeadLetters(url, args.namespace or settings.events_namespace, args.service) as dl:
+        async with DeadLetters(url, args.namespace or settings.events_namespace, args.service,
+                               settings.queue_type) as dl:
             return await COMMANDS[args.command](dl, args)
     except CliError as exc:
         print(f"pur-dlq: {exc}", file=sys.stderr)

@@ -99,7 +99,7 @@ class ServiceRuntime(Generic[P]):
                  repositories: Callable = lambda conn: None) -> None:
         self.settings = settings
         self.service = service
-        self.topology = Topology(settings.events_namespace)
+        self.topology = Topology(settings.events_namespace, settings.queue_type)
         self.broker = RabbitBroker(settings.rabbitmq_url, logger=None)
         self.consumers: list[EventConsumer] = []
         self.relay = OutboxRelay(
