@@ -1,12 +1,11 @@
 import asyncio
-import contextlib
 import json
 
 import aio_pika
-from faststream.rabbit import RabbitBroker
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted, RequestSubmitted
-from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER, EventConsumer
+from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER
 from pur_kit.testing import wait_until
+from pur_kit.testing.memory import consuming_on
 
 # The kit is exercised through the digest service's queue, which is bound to school and request events.
 CONSUMER = "digest"
@@ -17,17 +16,8 @@ def school(version: int, name: str = "North") -> DirectorySchoolUpserted:
                                    school=DirectorySchool(id="s1", district_id="d1", name=name))
 
 
-@contextlib.asynccontextmanager
-async def consuming(rabbitmq_url, topology, handlers, **kwargs):
-    broker = RabbitBroker(rabbitmq_url, logger=None)
-    consumer = EventConsumer(broker, topology, CONSUMER, handlers, **kwargs)
-    await broker.connect()
-    await consumer.declare()
-    await broker.start()
-    try:
-        yield consumer
-    finally:
-        await broker.stop()
+def consuming(rabbitmq_url, topology, handlers, **kwargs):
+    return consuming_on(rabbitmq_url, topology, CONSUMER, handlers, **kwargs)
 
 
 async def publish_raw(rabbitmq_url, topology, body: bytes, *, type_: str, message_id: str):

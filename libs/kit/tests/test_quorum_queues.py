@@ -6,11 +6,11 @@ from collections import Counter
 
 import aio_pika
 import pytest_asyncio
-from faststream.rabbit import RabbitBroker
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted
-from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER, EventConsumer
+from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER
 from pur_kit.queues import migrate, run
 from pur_kit.testing import wait_until
+from pur_kit.testing.memory import consuming_on
 
 CONSUMER = "digest"
 
@@ -34,17 +34,8 @@ async def topologies(topology, rabbitmq_url):
                 await channel.queue_delete(name)
 
 
-@contextlib.asynccontextmanager
-async def consuming(rabbitmq_url, topology, handlers, **kwargs):
-    broker = RabbitBroker(rabbitmq_url, logger=None)
-    consumer = EventConsumer(broker, topology, CONSUMER, handlers, **kwargs)
-    await broker.connect()
-    await consumer.declare()
-    await broker.start()
-    try:
-        yield consumer
-    finally:
-        await broker.stop()
+def consuming(rabbitmq_url, topology, handlers, **kwargs):
+    return consuming_on(rabbitmq_url, topology, CONSUMER, handlers, **kwargs)
 
 
 async def publish(rabbitmq_url, topology, *events) -> None:

@@ -53,3 +53,19 @@ async def consuming_in_memory(
         max_retries=0)
     async with TestRabbitBroker(broker) as test_broker:
         yield InMemoryBus(test_broker, consumers)
+
+
+@contextlib.asynccontextmanager
+async def consuming_on(rabbitmq_url: str, topology: Topology, consumer: str, handlers,
+                       **options) -> AsyncIterator[EventConsumer]:
+    """One `EventConsumer` of `consumer` with `handlers` on a real RabbitMQ (the kit's consumer
+    tests): its queues declared, consuming until the block ends."""
+    broker = RabbitBroker(rabbitmq_url, logger=None)
+    subscriber = EventConsumer(broker, topology, consumer, handlers, **options)
+    await broker.connect()
+    await subscriber.declare()
+    await broker.start()
+    try:
+        yield subscriber
+    finally:
+        await broker.stop()
