@@ -1,6 +1,5 @@
 """Quorum consumer queues (QUEUE_TYPE=quorum) and the move from classic ones (`pur-queues migrate`)."""
 import asyncio
-import contextlib
 import dataclasses
 from collections import Counter
 
@@ -22,16 +21,9 @@ def school(version: int) -> DirectorySchoolUpserted:
 
 @pytest_asyncio.fixture
 async def topologies(topology, rabbitmq_url):
-    """(classic, quorum) topologies of one namespace; the quorum queues are deleted afterwards
-    (the plugin's fixture deletes the classic ones and the exchange)."""
-    quorum = dataclasses.replace(topology, queue_type="quorum")
-    yield topology, quorum
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        for name in quorum.all_queues():
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(name)
+    """(classic, quorum) topologies of one namespace (the plugin's fixture deletes both kinds of
+    queues and the exchange afterwards)."""
+    yield dataclasses.replace(topology, queue_type="classic"), dataclasses.replace(topology, queue_type="quorum")
 
 
 def consuming(rabbitmq_url, topology, handlers, **kwargs):

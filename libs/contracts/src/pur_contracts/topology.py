@@ -77,7 +77,7 @@ PUBLICATIONS: dict[str, tuple[type[e.Event], ...]] = {
 @dataclass(frozen=True)
 class Topology:
     namespace: str = "pur"
-    queue_type: QueueType = "classic"
+    queue_type: QueueType = "quorum"
 
     @property
     def exchange(self) -> str:

@@ -33,10 +33,12 @@ class ServiceSettings(BaseSettings):
     database_direct_url: str | None = None
     outbox_batch_size: int = Field(500, ge=1, le=2000)  # a batch must fit the relay's AMQP write queue
     outbox_poll_seconds: float = 5.0
-    # "quorum": the consumer queues (with .retry and .dlq) are quorum queues, replicated across a
-    # RabbitMQ cluster, named <ns>.<service>.<purpose>.q. An installation with classic queues moves
-    # with `pur-queues migrate <service>` (libs/kit/README.md, "Quorum queues").
-    queue_type: Literal["classic", "quorum"] = "classic"
+    # "quorum" (the default): the consumer queues (with .retry and .dlq) are quorum queues,
+    # replicated across a RabbitMQ cluster (3.10 or newer), named <ns>.<service>.<purpose>.q. An
+    # installation with classic queues (<ns>.<service>.<purpose>) moves with `pur-queues migrate
+    # <service>` once every replica runs quorum, or stays with QUEUE_TYPE=classic
+    # (libs/kit/README.md, "Quorum queues").
+    queue_type: Literal["classic", "quorum"] = "quorum"
     consumer_prefetch: int = 32
     consumer_max_retries: int = 5
     consumer_retry_delay_ms: int = 500

@@ -34,8 +34,11 @@ log = get_logger(__name__)
 CONSUMER_HEADER = "x-consumer"
 REQUEUED_HEADER = "x-requeued"
 # What a dead-lettering added; a requeued message starts over without them (a kept x-retry-count
-# sent it straight back to the DLQ at its first failure).
-_DEAD_LETTER_HEADERS = {RETRY_COUNT_HEADER, REASON_HEADER, "x-original-routing-key", CONSUMER_HEADER, "x-death"}
+# sent it straight back to the DLQ at its first failure). A quorum queue adds x-delivery-count to a
+# message delivered again (the DLQ's, after `pur-dlq list` looked at it): that count is the queue's,
+# not the message's.
+_DEAD_LETTER_HEADERS = {RETRY_COUNT_HEADER, REASON_HEADER, "x-original-routing-key", CONSUMER_HEADER, "x-death",
+                        "x-delivery-count"}
 DEPTH_INTERVAL_SECONDS = 15.0
 
 DLQ_DEPTH = Gauge("consumer_dead_letter_messages", "Messages waiting in a dead-letter queue", ["queue"])

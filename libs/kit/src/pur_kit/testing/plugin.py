@@ -13,6 +13,7 @@ start would keep the test session's cyclic garbage for good.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import uuid
@@ -229,7 +230,10 @@ async def topology(namespace, rabbitmq_url):
     yield topo
     connection = await aio_pika.connect(rabbitmq_url)
     try:
-        for name in topo.all_queues():
+        # Both kinds: a test may declare the classic queues too (the move to quorum queues).
+        names = [name for kind in ("quorum", "classic")
+                 for name in dataclasses.replace(topo, queue_type=kind).all_queues()]
+        for name in names:
             channel = await connection.channel()
             try:
                 await channel.queue_delete(name)
