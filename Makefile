@@ -51,16 +51,12 @@ docs: install  ## regenerate the AsyncAPI documents under docs/asyncapi
 compose-smoke: install  ## build the images, `docker-compose up`, the smoke check through the published ports, `down -v`
 	deploy/compose/run-smoke.sh
 
-# The broker/database tests and the end-to-end test against containers the tests start themselves
+# The broker/database tests, the end-to-end test and the PgBouncer story against containers the tests start themselves
 # (testcontainers): RABBITMQ_URL/DATABASE_URL unset whatever answers locally, REQUIRE_SERVICES=1, and
 # --forbid-skips fails the run on any skip. Uses the images of deploy/local-images/build.sh when
 # they exist (no Ryuk then: it is one more image to pull, and the plugin removes its containers
 # itself), the official ones otherwise; PUR_TEST_RABBITMQ_IMAGE / PUR_TEST_POSTGRES_IMAGE override.
-CONTAINER_TESTS := libs/kit/tests tests/integration/test_end_to_end.py
-# The PgBouncer tests run a PgBouncer process on the host in front of PostgreSQL: `make test` runs them
-# against the local server; in front of a container's they timed out connecting (2026-11-30, not
-# investigated yet), so they are left out of this run.
-CONTAINER_IGNORE := --ignore=libs/kit/tests/test_pooler.py
+CONTAINER_TESTS := libs/kit/tests tests/integration/test_end_to_end.py tests/integration/test_pgbouncer.py
 LOCAL_RABBITMQ_IMAGE := pur-local/rabbitmq:3.10-management
 LOCAL_POSTGRES_IMAGE := pur-local/postgres:15
 test-containers: install
@@ -71,7 +67,7 @@ test-containers: install
 	  export PUR_TEST_POSTGRES_IMAGE=$(LOCAL_POSTGRES_IMAGE); uselocal=1; fi; \
 	if [ -n "$$uselocal" ]; then export TESTCONTAINERS_RYUK_DISABLED=$${TESTCONTAINERS_RYUK_DISABLED:-true}; fi; \
 	echo "test-containers: RabbitMQ $${PUR_TEST_RABBITMQ_IMAGE:-rabbitmq:3.13-management}, PostgreSQL $${PUR_TEST_POSTGRES_IMAGE:-postgres:16-alpine}, Ryuk disabled: $${TESTCONTAINERS_RYUK_DISABLED:-no}"; \
-	env -u RABBITMQ_URL -u DATABASE_URL REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q -rs --forbid-skips $(CONTAINER_IGNORE) $(CONTAINER_TESTS)
+	env -u RABBITMQ_URL -u DATABASE_URL REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q -rs --forbid-skips $(CONTAINER_TESTS)
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

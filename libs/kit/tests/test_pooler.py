@@ -1,7 +1,8 @@
 """The kit behind a real PgBouncer 1.18 in transaction pooling mode (`DATABASE_POOLER`).
 
 PgBouncer is the Debian package's binary, started per test module on a free port; without it these
-tests are skipped (a failure with REQUIRE_SERVICES=1).
+tests are skipped (a failure with REQUIRE_SERVICES=1). They run against the local PostgreSQL (trust)
+and, under `make test-containers`, against a container's, which asks for a password.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncpg
 import pytest
 import structlog
 from pur_kit.config import ServiceSettings
-from pur_kit.db import asyncpg_dsn
+from pur_kit.db import asyncpg_dsn, with_database
 from pur_kit.outbox import OutboxRelay
 from pur_kit.testing import EventSpy
 from pur_kit.testing.pgbouncer import require_pgbouncer, running_pgbouncer
@@ -28,6 +29,32 @@ def pgbouncer(postgres_url):
     # different server connections, as they do under load in production.
     with running_pgbouncer(postgres_url, pool_size=2) as bouncer:
         yield bouncer
+
+
+@pytest.fixture(autouse=True)
+def pgbouncer_log_on_failure(request):
+    """What PgBouncer logged during a test that failed, in its report ("Captured stdout teardown"):
+    a refused or stalled server login shows there, while the client only sees a timeout."""
+    if "pgbouncer" not in request.fixturenames:
+        yield
+        return
+    bouncer = request.getfixturevalue("pgbouncer")
+    start, failed = bouncer.log_size(), request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed:
+        print(f"--- pgbouncer's log during the test ---\n{bouncer.log_text(start)}")
+
+
+def test_a_login_postgresql_refuses_stops_pgbouncer_at_start_with_its_log(postgres_url):
+    """Refused server logins do not reach the tests as connect timeouts (PgBouncer holds a failing
+    pool's next clients for `server_login_retry`): the helper logs in once before it yields."""
+    require_pgbouncer()
+    with pytest.raises(RuntimeError, match="could not log in to PostgreSQL") as refused:
+        with running_pgbouncer(with_database(postgres_url, "pur_test_absent")):
+            pass
+    assert 'database "pur_test_absent" does not exist' in str(refused.value)
+    assert "--- pgbouncer's log ---" in str(refused.value)
+    assert "server login failed" in str(refused.value)  # the log itself
 
 
 def test_settings_name_the_pooler_and_the_direct_url(monkeypatch):

@@ -6,8 +6,11 @@ that run the kit and the services behind a transaction pooler.
         ...
         stats = bouncer.show("STATS")              # the admin console, as a list of dicts
 
-Every database is served (`* =` fallback to the same name on the PostgreSQL of `postgres_url`),
-with trust authentication (a generated auth_file naming the URL's user, as trust still requires).
+Every database is served (`* =` fallback to the same name on the PostgreSQL of `postgres_url`).
+Clients log in by trust; PgBouncer logs in to PostgreSQL as the client's user with the password of
+`postgres_url`, which only the auth_file can give it (see `_auth_file`). It is up only once a login
+to PostgreSQL went through it, so a refused one fails here with PgBouncer's log, not later as a
+client's connect timeout.
 """
 from __future__ import annotations
 
@@ -59,14 +62,62 @@ class PgBouncer:
 
     def show(self, what: str) -> list[dict[str, str]]:
         """`SHOW <what>` on the admin console (simple query protocol only, hence psql)."""
-        out = subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", "pgbouncer",
-             "--csv", "-c", f"SHOW {what}"],
-            capture_output=True, text=True, timeout=10, check=True).stdout
-        return list(csv.DictReader(io.StringIO(out)))
+        return list(csv.DictReader(io.StringIO(self.psql("pgbouncer", f"SHOW {what}", "--csv"))))
 
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+    def psql(self, database: str, sql: str, *options: str) -> str:
+        """`sql` run by psql on `database` through PgBouncer; its output. -w: trust never asks for a
+        password, and a prompt would hang the test."""
+        return subprocess.run(
+            ["psql", "-X", "-w", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", database,
+             *options, "-c", sql],
+            capture_output=True, text=True, timeout=10, check=True).stdout
+
+    def log_text(self, start: int = 0) -> str:
+        """PgBouncer's log from byte `start` (a `log_size()` taken earlier: what happened since)."""
+        if not self.log.exists():
+            return ""
+        with self.log.open("rb") as log:
+            log.seek(start)
+            return log.read().decode(errors="replace")
+
+    def log_size(self) -> int:
+        return self.log.stat().st_size if self.log.exists() else 0
+
+
+def _auth_file(user: str, password: str | None) -> str:
+    """The auth_file's one line: `user` with the URL's password. auth_type = trust asks clients for
+    none, but PgBouncer logs in to PostgreSQL with the password this file gives the client's user;
+    a `password=` in [databases] counts only with a forced `user=`, which would make one pool of
+    every client. A server that asks for a password (a testcontainers PostgreSQL: scram-sha-256)
+    refuses an empty one, and PgBouncer then holds every further client of the pool for
+    `server_login_retry` (15 s) before it tries again. The format escapes a quote by doubling it;
+    a password that looks like "md5..." or "SCRAM-SHA-256$..." would be read as a hash."""
+    def quoted(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
+
+    return f"{quoted(user)} {quoted(password or '')}\n"
+
+
+def _wait_until_up(bouncer: PgBouncer, process: subprocess.Popen, database: str, timeout: float = 15) -> None:
+    """Wait for the admin console, then log in to `database` through PgBouncer once: a login that
+    PostgreSQL refuses (the password, the host or port, the database) is reported now, with the log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"pgbouncer exited with {process.returncode}: {process.stderr.read()}"
+                               f"{bouncer.log_text()}")
+        with contextlib.suppress(subprocess.SubprocessError):
+            bouncer.show("VERSION")
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pgbouncer did not answer on {bouncer.port}:\n{bouncer.log_text()}")
+        time.sleep(0.1)
+    try:
+        bouncer.psql(database, "SELECT 1")
+    except subprocess.SubprocessError as exc:  # refused, or no answer (an unreachable server)
+        why = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+        raise RuntimeError(f"pgbouncer could not log in to PostgreSQL ({database!r} as {bouncer.user!r}): "
+                           f"{why}\n--- pgbouncer's log ---\n{bouncer.log_text()}") from None
 
 
 @contextlib.contextmanager
@@ -78,11 +129,10 @@ def running_pgbouncer(postgres_url: str, *, pool_mode: str = "transaction", pool
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="pur-pgbouncer-"))
     log = workdir / "pgbouncer.log"
-    password = f" password={url.password}" if url.password else ""  # trust: PgBouncer logs in with it
-    (workdir / "userlist.txt").write_text(f'"{user}" ""\n')
+    (workdir / "userlist.txt").write_text(_auth_file(user, url.password))
     (workdir / "pgbouncer.ini").write_text(f"""\
 [databases]
-* = host={url.host or "127.0.0.1"} port={url.port or 5432}{password}
+* = host={url.host or "127.0.0.1"} port={url.port or 5432}
 
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -107,18 +157,12 @@ logfile = {log}
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     bouncer = PgBouncer(port, user, process, log)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited with {process.returncode}: {process.stderr.read()}"
-                                   f"{bouncer.log_text()}")
-            with contextlib.suppress(subprocess.SubprocessError):
-                bouncer.show("VERSION")
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"pgbouncer did not answer on {port}:\n{bouncer.log_text()}")
-            time.sleep(0.1)
-        yield bouncer
+        _wait_until_up(bouncer, process, url.database or user)
+        try:
+            yield bouncer
+        except Exception as exc:  # the log is removed with the workdir: the failure carries it
+            exc.add_note(f"--- pgbouncer's log ---\n{bouncer.log_text()}")
+            raise
     finally:
         process.terminate()
         try:
