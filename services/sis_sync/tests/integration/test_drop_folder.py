@@ -19,16 +19,16 @@ async def test_the_newest_export_of_each_district_is_imported_once(make_service,
     os.utime(older, (time.time() - 3600, time.time() - 3600))
     shutil.copy(roster, drop / district / "tuesday.zip")
 
-    [run_id] = await service.parts.runner.pick_up_drop_folder()
+    [run_id] = (await service.parts.runner.pick_up_drop_folder()).started
     await service.parts.runner.wait_idle()
     run = await service.run(str(run_id))
     assert run["status"] == "succeeded" and run["source"] == "drop_folder" and run["source_name"] == "tuesday.zip"
     assert run["counts"]["created"] == 20
-    assert await service.parts.runner.pick_up_drop_folder() == []  # already imported
+    assert (await service.parts.runner.pick_up_drop_folder()).started == []  # already imported
 
     changed = rewrite_users(roster, tmp_path / "wed.zip", lambda row: {**row, "familyName": "Wednesday"})
     shutil.copy(changed, drop / district / "wednesday.zip")
-    [run_id] = await service.parts.runner.pick_up_drop_folder()
+    [run_id] = (await service.parts.runner.pick_up_drop_folder()).started
     await service.parts.runner.wait_idle()
     assert (await service.run(str(run_id)))["counts"]["updated"] == 20
 

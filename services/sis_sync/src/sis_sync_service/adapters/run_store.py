@@ -10,6 +10,7 @@ itself (the import pool is built on `database_direct_url`, service_layer/imports
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -26,6 +27,22 @@ class RunAlreadyActive(Exception):
         self.district_id = district_id
 
 
+class AlreadyPickedUp(Exception):
+    """The drop-folder export has been taken by another run (of this process or another replica)."""
+
+    def __init__(self, district_id: str) -> None:
+        super().__init__(f"this export of district {district_id!r} has already been picked up")
+        self.district_id = district_id
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """A drop-folder export, claimed in the same transaction as the run that imports it."""
+
+    fingerprint: str
+    file_name: str
+
+
 class ImportRuns:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -40,8 +57,13 @@ class ImportRuns:
                                         str(run_id))
 
     async def insert(self, run_id: UUID, district_id: str, *, source: str, source_name: str | None,
-                     forced: bool) -> None:
-        """Create the district if new and the queued run; RunAlreadyActive if one is active."""
+                     forced: bool, pickup: Pickup | None = None) -> None:
+        """Create the district if new and the queued run; RunAlreadyActive if one is active.
+
+        With `pickup`, the run also claims that drop-folder export, in the same transaction:
+        AlreadyPickedUp (and no run) when another run has claimed it. Replicas scan the same folder;
+        a look at `picked_up` beforehand can be stale by the time the run is inserted (the other
+        replica's run may even have ended, freeing the district's slot), this cannot."""
         async with self.conn.transaction():
             await self.conn.execute(
                 "INSERT INTO district (id, name) VALUES ($1::text, $1::text) ON CONFLICT (id) DO NOTHING", district_id)
@@ -52,6 +74,8 @@ class ImportRuns:
                     run_id, district_id, source, source_name, forced)
             except asyncpg.UniqueViolationError:
                 raise RunAlreadyActive(district_id) from None
+            if pickup is not None and not await self._claim(district_id, pickup, run_id):
+                raise AlreadyPickedUp(district_id)  # rolls the run back: nothing is recorded
 
     async def active_ids(self, district_id: str | None = None) -> list[UUID]:
         rows = await self.conn.fetch(
@@ -103,12 +127,16 @@ class ImportRuns:
     async def status_of(self, run_id: UUID) -> asyncpg.Record | None:
         return await self.conn.fetchrow("SELECT status, failure FROM sis_import_run WHERE id = $1", run_id)
 
-    async def picked_up(self, district_id: str, fingerprint: str) -> bool:
-        return await self.conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM drop_pickup WHERE district_id = $1 AND fingerprint = $2)",
-            district_id, fingerprint)
+    async def picked_up(self, exports: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (district, fingerprint) exports have been picked up already (one query)."""
+        rows = await self.conn.fetch(
+            """SELECT p.district_id, p.fingerprint FROM drop_pickup p
+               JOIN unnest($1::text[], $2::text[]) AS e(district_id, fingerprint) USING (district_id, fingerprint)""",
+            [d for d, _ in exports], [f for _, f in exports])
+        return {(r["district_id"], r["fingerprint"]) for r in rows}
 
-    async def note_pickup(self, district_id: str, fingerprint: str, file_name: str, run_id: UUID) -> None:
-        await self.conn.execute(
-            "INSERT INTO drop_pickup (district_id, fingerprint, file_name, run_id) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT DO NOTHING", district_id, fingerprint, file_name, run_id)
+    async def _claim(self, district_id: str, pickup: Pickup, run_id: UUID) -> bool:
+        return await self.conn.fetchval(
+            """INSERT INTO drop_pickup (district_id, fingerprint, file_name, run_id) VALUES ($1, $2, $3, $4)
+               ON CONFLICT DO NOTHING RETURNING true""",
+            district_id, pickup.fingerprint, pickup.file_name, run_id) is not None

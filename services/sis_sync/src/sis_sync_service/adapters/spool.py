@@ -9,6 +9,18 @@ from pathlib import Path
 SPOOL_PREFIX = "sis-upload-"
 
 
+class SpoolUnwritable(Exception):
+    """An upload could not be written to the spool directory (full disk, read-only file system,
+    missing or unusable directory): the service's trouble, not the caller's, and no run is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__("the upload spool cannot be written; retry shortly")
+
+
+def spool_directory(directory: Path | None) -> Path:
+    return directory or Path(tempfile.gettempdir())
+
+
 def new_spool(directory: Path | None) -> tuple[int, Path]:
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -18,7 +30,7 @@ def new_spool(directory: Path | None) -> tuple[int, Path]:
 
 def remove_stale_spools(directory: Path | None, max_age_seconds: float = 86_400) -> None:
     """Spool files of a process that crashed before its run ended."""
-    folder = directory or Path(tempfile.gettempdir())
+    folder = spool_directory(directory)
     cutoff = time.time() - max_age_seconds
     for path in folder.glob(f"{SPOOL_PREFIX}*.zip"):
         with contextlib.suppress(OSError):

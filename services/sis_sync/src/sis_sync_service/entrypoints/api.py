@@ -65,7 +65,10 @@ class ContactUpdate(BaseModel):
     **NOT_ADMIN, 400: {"description": "A malformed multipart form (more than one file, too many fields)"},
     409: {"description": "The district already has an import queued or running"},
     415: {"description": "Neither a multipart form nor an application/zip body"},
-    422: {"description": "An empty upload, a body over the upload limit, or a bad district id"}})
+    422: {"description": "An empty upload, a body over the upload limit, or a bad district id"},
+    503: {"description": "Retry after Retry-After seconds (another instance may take it): this instance runs its "
+                         "most imports at once (`reason` import_capacity), cannot write the upload spool "
+                         "(`reason` upload_spool), or a dependency is unavailable"}})
 async def start_import(request: Request, principal: Caller,
                        district_id: DistrictIdPath,
                        force: Annotated[bool, Query(description="apply even above the deactivation threshold")] = False):
@@ -75,9 +78,11 @@ async def start_import(request: Request, principal: Caller,
         viewer = await directory.load_viewer(Repositories(conn), principal)
     if not can_administer(viewer, district_id):
         raise forbidden("only the system credential or a district administrator can import rosters")
-    path, name = await spool_upload(request, settings(request).upload_dir)
-    started = await parts(request).runner.start(district_id, path, source="upload", source_name=name,
-                                                forced=force, delete_after=True)
+    runner = parts(request).runner
+    with runner.slot() as slot:  # before the upload is read (ImportCapacityFull: 503)
+        path, name = await spool_upload(request, settings(request).upload_dir)
+        started = await runner.start(district_id, path, source="upload", source_name=name,
+                                     forced=force, delete_after=True, slot=slot)
     async with db.acquire() as conn:
         return views.run_public(await views.get_run(conn, started.run_id))
 

@@ -33,7 +33,7 @@ from ..adapters import roster_apply
 from ..adapters.directory_repo import SettingsProjection
 from ..adapters.repositories import Repositories
 from ..adapters.roster_source import NULL, ErrorLog, RosterSource, RosterStructureError
-from ..adapters.run_store import ImportRuns, RunAlreadyActive
+from ..adapters.run_store import ImportRuns, Pickup, RunAlreadyActive
 from ..config import Settings
 from ..domain.sync_rules import Counts, mass_deactivation_refusal
 from ..domain.text import printable
@@ -43,9 +43,6 @@ log = get_logger(__name__)
 
 BATCH_ROWS = 5000
 MAX_WARNINGS = 100
-# Connections of the import pool: the runs of this process at once (each holds one for the whole
-# run), and their short cancel checks and sweeps.
-IMPORT_CONNECTIONS = 20
 Progress = Callable[[str, int, int | None], Awaitable[None] | None]
 
 
@@ -95,7 +92,7 @@ class ImportPipeline:
                              "import runs hold a session (advisory lock, temporary tables) a pooler cannot keep")
         self.settings = settings
         self.db: Database[Repositories] = Database(
-            _with_server_setting(settings.direct_url, "temp_buffers", "128MB"), IMPORT_CONNECTIONS,
+            _with_server_setting(settings.direct_url, "temp_buffers", "128MB"), settings.import_pool_size,
             consumer="sis_sync.main", repositories=Repositories, on_events_committed=on_events_committed,
             command_timeout=settings.import_max_seconds)
 
@@ -108,10 +105,11 @@ class ImportPipeline:
         await self.db.close()
 
     async def begin(self, district_id: str, *, source: str, source_name: str | None = None,
-                    forced: bool = False) -> StartedRun:
+                    forced: bool = False, pickup: Pickup | None = None) -> StartedRun:
         """Record a queued run (creating the district on its first import) and own it.
 
-        Raises RunAlreadyActive when the district has a live run.
+        Raises RunAlreadyActive when the district has a live run, and AlreadyPickedUp when `pickup`,
+        the drop-folder export to import, has been claimed by another run (see ImportRuns.insert).
         """
         await self.start()
         held = contextlib.AsyncExitStack()
@@ -122,11 +120,13 @@ class ImportPipeline:
         try:
             await runs.own(run_id)
             try:
-                await runs.insert(run_id, district_id, source=source, source_name=source_name, forced=forced)
+                await runs.insert(run_id, district_id, source=source, source_name=source_name, forced=forced,
+                                  pickup=pickup)
             except RunAlreadyActive:
                 if not await sweep_orphans(self.db, district_id):
                     raise
-                await runs.insert(run_id, district_id, source=source, source_name=source_name, forced=forced)
+                await runs.insert(run_id, district_id, source=source, source_name=source_name, forced=forced,
+                                  pickup=pickup)
         except BaseException:
             await held.aclose()
             raise
