@@ -344,27 +344,33 @@ def test_every_variable_is_a_real_setting_of_its_service_and_every_secret_key_is
     assert used_secret_keys == example_keys, "secrets.env.example and the manifests name different keys"
 
 
+def pod_settings(objects: list[dict], name: str, monkeypatch):
+    """The Settings the Deployment `name`'s pod makes from its ConfigMap and Secret (the environment
+    of this process is replaced by the pod's for the service's variables)."""
+    config_maps, secrets = of_kind(objects, "ConfigMap"), of_kind(objects, "Secret")
+    _, package, prefix = SERVICES[name]
+    (container,) = pod_spec(of_kind(objects, "Deployment")[name])["containers"]
+    environment = {k: v for s in container["envFrom"]
+                   for k, v in config_maps[s["configMapRef"]["name"]]["data"].items()}
+    for env in container["env"]:
+        ref = env["valueFrom"]["secretKeyRef"]
+        value = secrets[ref["name"]]["data"].get(ref["key"])
+        if value is not None:
+            environment[env["name"]] = base64.b64decode(value).decode()
+    for variable in list(os.environ):
+        if variable.startswith(prefix) or variable in SHARED_ENV:
+            monkeypatch.delenv(variable)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    return importlib.import_module(f"{package}.config").Settings(_env_file=None)
+
+
 def test_each_service_accepts_the_environment_its_pod_gets(primary, monkeypatch):
     """The values, not only the names: the ConfigMap and the Secret (from secrets.env.example) as the
     pod's environment make a valid Settings of its service (types, choices, the production rules)."""
     objects = primary["overlays/example"]
-    config_maps, secrets = of_kind(objects, "ConfigMap"), of_kind(objects, "Secret")
-    for name, deployment in of_kind(objects, "Deployment").items():
-        _, package, prefix = SERVICES[name]
-        (container,) = pod_spec(deployment)["containers"]
-        environment = {k: v for s in container["envFrom"]
-                       for k, v in config_maps[s["configMapRef"]["name"]]["data"].items()}
-        for env in container["env"]:
-            ref = env["valueFrom"]["secretKeyRef"]
-            value = secrets[ref["name"]]["data"].get(ref["key"])
-            if value is not None:
-                environment[env["name"]] = base64.b64decode(value).decode()
-        for variable in list(os.environ):
-            if variable.startswith(prefix) or variable in SHARED_ENV:
-                monkeypatch.delenv(variable)
-        for variable, value in environment.items():
-            monkeypatch.setenv(variable, value)
-        settings = importlib.import_module(f"{package}.config").Settings(_env_file=None)
+    for name in of_kind(objects, "Deployment"):
+        settings = pod_settings(objects, name, monkeypatch)
         assert settings.environment == "production", name
         assert settings.database_url.startswith("postgresql+asyncpg://"), name
         assert settings.database_url.endswith(f"/pur_{SERVICES[name][0]}"), name
@@ -394,3 +400,36 @@ def test_the_public_urls_lead_to_the_right_service_through_the_ingress(primary):
     tls_hosts = {h for t in ingress["spec"]["tls"] for h in t["hosts"]}
     assert {r["host"] for r in ingress["spec"]["rules"]} <= tls_hosts
     assert data["REQUESTS_SECURE_COOKIES"] == "true" and data["REQUESTS_DEV_LOGIN"] == "false"
+
+
+# PostgreSQL connections a replica opens beyond its pool (`<P>DB_POOL_SIZE`): the outbox relay's
+# listener and claiming connection (pur_kit.outbox), and the readiness/dependency probe's short-lived
+# one (pur_kit.uow.Database.ping); sis_sync adds its import pool (`import_pool_size`).
+RELAY_AND_PROBE_CONNECTIONS = 3
+# What else connects: a migration Job per service during a deploy, the operator, superuser slots.
+RESERVED_CONNECTIONS = 20
+
+
+@pytest.mark.parametrize("target", DEPLOYABLE)
+def test_every_service_at_its_autoscalers_maximum_fits_postgresqls_max_connections(primary, target, monkeypatch):
+    """The connection budget of docs/capacity.md, from what is deployed: each Deployment's most
+    replicas (its HorizontalPodAutoscaler's or KEDA ScaledObject's maximum) times the connections one
+    replica opens with the pod's own settings, plus the reserve, within the CloudNativePG cluster's
+    max_connections."""
+    objects = primary[target]
+    (cluster,) = of_kind(primary["dependencies"], "Cluster").values()
+    max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
+    maxima: dict[str, int] = {}
+    for hpa in of_kind(objects, "HorizontalPodAutoscaler").values():
+        deployment = hpa["spec"]["scaleTargetRef"]["name"]
+        maxima[deployment] = max(maxima.get(deployment, 0), hpa["spec"]["maxReplicas"])
+    for scaled in of_kind(objects, "ScaledObject").values():
+        deployment = scaled["spec"]["scaleTargetRef"]["name"]
+        maxima[deployment] = max(maxima.get(deployment, 0), scaled["spec"]["maxReplicaCount"])
+    budget = {}
+    for name in of_kind(objects, "Deployment"):
+        settings = pod_settings(objects, name, monkeypatch)
+        per_replica = settings.db_pool_size + RELAY_AND_PROBE_CONNECTIONS + getattr(settings, "import_pool_size", 0)
+        budget[name] = per_replica * maxima[name]
+    total = sum(budget.values()) + RESERVED_CONNECTIONS
+    assert total <= max_connections, f"{budget} + {RESERVED_CONNECTIONS} reserved = {total} > max_connections {max_connections}"
