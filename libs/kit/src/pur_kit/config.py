@@ -43,6 +43,22 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 5
     consumer_retry_delay_ms: int = 500
     consumer_max_message_bytes: int = Field(256 * 1024, ge=1024)  # larger messages are dead-lettered unparsed
+    # Inbox retention (pur_kit.inbox_retention): rows of the inbox older than this are deleted, every
+    # interval. The inbox only has to remember a message while another copy of it can still arrive:
+    # a redelivery after a lost ack or a consumer's crash, the relay publishing a batch again after a
+    # lost confirm, a retry copy (seconds to minutes); and a dead letter requeued with `pur-dlq`, days
+    # or weeks later. A dead-lettered copy was never applied (its claim rolled back with the
+    # failure), but while duplicates were in flight another copy of it may have been: requeued inside
+    # the window it is recognized, after it it is applied again. 30 days covers any requeue an
+    # operator makes after a dead-letter alert. What a copy older than the window does (checked in
+    # each service's handlers): every directory (user, school), settings and request event is
+    # version-gated in requests, settings, digest and sis_sync (a row is written only when the
+    # event's version is newer), so it changes nothing. The `*.replay.requested` handlers are not
+    # gated: an old replay request is answered again, republishing the owner's current state
+    # (harmless to the consumers, which version-gate it, but a directory replay for all districts
+    # is one event per user). See libs/kit/README.md, "Inbox retention".
+    inbox_retention_days: int = Field(30, ge=1)
+    inbox_prune_interval_seconds: float = Field(3600.0, gt=0)
     max_body_bytes: int = 64 * 1024
     # Garbage collector of the service process: after start-up, the objects built so far are frozen
     # out of the collector's scans, and the youngest generation is collected every this many net

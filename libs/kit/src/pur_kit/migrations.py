@@ -17,6 +17,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from .db import asyncpg_dsn, with_database
+from .inbox_retention import CREATE_INDEX as CREATE_INBOX_RETENTION_INDEX
+from .inbox_retention import DROP_INDEX as DROP_INBOX_RETENTION_INDEX
 from .messaging_tables import CREATE_NOTIFY_TRIGGER, DROP_NOTIFY_TRIGGER, inbox_table, outbox_table
 
 
@@ -38,6 +40,18 @@ def drop_messaging_tables(op) -> None:
         op.execute(statement)
     op.execute("DROP TABLE IF EXISTS outbox_message")
     op.execute("DROP TABLE IF EXISTS inbox_message")
+
+
+def create_inbox_retention_index(op) -> None:
+    """The BRIN index on `inbox_message.processed_at` that the retention job finds old rows with
+    (`pur_kit.inbox_retention`): a few KB for millions of rows, and almost free to keep up, since
+    rows arrive in time order. Built in the migration's transaction: the build reads the table once
+    (timed in libs/kit/README.md, "Inbox retention") and holds back claims meanwhile."""
+    op.execute(CREATE_INBOX_RETENTION_INDEX)
+
+
+def drop_inbox_retention_index(op) -> None:
+    op.execute(DROP_INBOX_RETENTION_INDEX)
 
 
 def run_alembic_env(target_metadata: MetaData) -> None:

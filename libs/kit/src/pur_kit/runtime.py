@@ -20,6 +20,7 @@ from prometheus_client import Gauge
 from .config import ServiceSettings
 from .consumer import Delivery, EventConsumer, EventHandler
 from .dlq import dlq_depth_loop
+from .inbox_retention import InboxPruner, prune_forever
 from .logging import get_logger
 from .outbox import OutboxRelay
 from .uow import Database, UnitOfWork
@@ -118,7 +119,8 @@ class ServiceRuntime(Generic[P]):
                            repositories=repositories, on_events_committed=self.relay.wake,
                            reset_on_release=False, pooled=settings.behind_pooler)
         self._document_publications()
-        self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters]
+        self.inbox_pruner = InboxPruner(self.db, settings.inbox_retention_days)
+        self.loops: list[Callable[[], Awaitable[None]]] = [self._watch_dead_letters, self._prune_inbox]
         self.on_broker_started: list[Callable[[], Awaitable[None]]] = []
         self.on_stop: list[Callable[[], Awaitable[None]]] = []  # run after the kit's own shutdown
         self.broker_started = False
@@ -158,6 +160,12 @@ class ServiceRuntime(Generic[P]):
         while not self.broker_started_once:
             await asyncio.sleep(0.5)
         await dlq_depth_loop(self.settings.rabbitmq_url, [c.dlq_name for c in self.consumers])
+
+    async def _prune_inbox(self) -> None:
+        """Delete inbox rows older than `INBOX_RETENTION_DAYS`, a little after start (at a random
+        moment, so replicas started together do not prune together) and then every
+        `INBOX_PRUNE_INTERVAL_SECONDS`; a pass that fails (database down) is tried again at the next."""
+        await prune_forever(self.inbox_pruner, self.settings.inbox_prune_interval_seconds)
 
     async def probe_database(self) -> None:
         await self.db.ping()
