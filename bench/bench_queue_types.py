@@ -25,13 +25,14 @@ import os
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
 
 import aio_pika
 from pur_contracts import Topology
 from pur_kit.confirmed_publisher import ConfirmedPublisher
 from pur_kit.consumer import queue_arguments
 from yarl import URL
+
+from bench_relay_publish import Row  # an outbox row as the relay reads it (this folder)
 
 RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -40,23 +41,6 @@ ROUTING_KEY = "directory.user.upserted"
 BATCH = 500       # the relay's default outbox_batch_size
 PREFETCH = 32     # the kit's default consumer_prefetch
 DEADLINE_SECONDS = 600
-
-
-@dataclass(frozen=True)
-class Row:
-    """An outbox row as the relay reads it."""
-
-    event_id: str
-    event_name: str
-    payload: str
-    correlation_id: str
-
-    @property
-    def routing_key(self) -> str:
-        return self.event_name
-
-    def __getitem__(self, column: str) -> str:
-        return getattr(self, column)
 
 
 def make_rows(count: int) -> list[Row]:
