@@ -3,6 +3,7 @@ bare aio-pika + asyncpg consumer in the same run.
 
     .venv/bin/python bench/bench_consumers.py [--events 20000] [--rounds 3] [--schools 40]
                                               [--services requests,settings,digest] [--sizes 20000]
+                                              [--queue-type classic|quorum]
 
 The nightly roster sync fans `directory.user.upserted` out to settings, requests and digest; this
 measures the rate at which each applies them. Each service runs as one real process (`pur-<svc>
@@ -13,8 +14,11 @@ to the exchange, as sis_sync's relay would (persistent, `message_id` = event id,
 name); then the process starts and works through its queue. The rate is N over the span of the
 `processed_at` of the N inbox rows (each set by the database at its transaction's start), so the
 process's start-up is not counted; every event must land in the projection (`directory_user`).
-The process logs as in production (a JSON line per message handled), read by this process and
-written to the log directory printed at the start, as a container runtime would.
+The process logs as in production (INFO: a summary line every 10 s, a line per failure), read by
+this process and written to the log directory printed at the start, as a container runtime would.
+Each service's line also gives the process's CPU milliseconds per event (from /proc, start-up left
+out): on a shared machine the rates move with the neighbours' load, the CPU per event much less.
+`--queue-type` pins the queues' type for the whole run (default: the kit's).
 
 The baseline is the floor of "consume + one write": an aio-pika consumer with the same prefetch (32)
 that writes one row per message with asyncpg (a pool of 10, the kit's default) and acks after the
@@ -50,7 +54,7 @@ from pur_contracts import (
     UserPermissions,
     UsersManagerScope,
 )
-from pur_kit.config import DEV_JWT_SECRET
+from pur_kit.config import DEV_JWT_SECRET, ServiceSettings
 from pur_kit.db import asyncpg_dsn, with_database
 from pur_kit.devstack import ServiceSpec, Stack
 from pur_kit.migrations import drop_database, ensure_database
@@ -62,6 +66,10 @@ SERVICES = ("requests", "settings", "digest")
 PREFETCH = 32
 BASELINE_POOL = 10
 EVENT = DirectoryUserUpserted.event_name
+# The kit's default, pinned for the whole run (services and baseline alike): a default that changed
+# between the first start (which declares the queues) and a round would strand the round's events in
+# queues no process consumes.
+DEFAULT_QUEUE_TYPE = ServiceSettings.model_fields["queue_type"].default
 # Roles of a roster export (bench_sis_sync's default district: 50% students, 40% parents, 10% staff).
 ROLES = (("student", 0.5), ("parent", 0.4), ("teacher", 0.08), ("administrator", 0.02))
 
@@ -101,25 +109,44 @@ async def publish(exchange_name: str, events: list[tuple[bytes, str]]) -> None:
                 for body, mid in events[start:start + 1000]))
 
 
-async def applied_span(conn: asyncpg.Connection, table: str, ids: list[str], timeout: float) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def applied_span(conn: asyncpg.Connection, table: str, ids: list[str], timeout: float,
+                       pid: int | None = None) -> tuple[float, float | None]:
     """Wait until every id is in `table` (inbox_message or the baseline's), then the seconds between
-    the first and the last `processed_at`: the consumer's own working time, without its start-up."""
+    the first and the last `processed_at`: the consumer's own working time, without its start-up.
+
+    With `pid` (the consumer's process), also its CPU milliseconds per event, from the first poll
+    that saw an event applied to the last (start-up left out): unlike the rate, CPU time hardly
+    depends on what else the shared machine runs."""
     deadline = time.monotonic() + timeout
     count = f"SELECT count(*) FROM {table} WHERE message_id = ANY($1::text[])"  # table: a constant of this file
+    first: tuple[int, float] | None = None
     while (done := await conn.fetchval(count, ids)) < len(ids):
+        if pid is not None and first is None and done:
+            first = (done, cpu_seconds(pid))
         if time.monotonic() > deadline:
             raise SystemExit(f"{table}: only {done:,} of {len(ids):,} applied after {timeout:.0f} s")
         await asyncio.sleep(1.0)  # the span is read from the rows: polling often would only load the database
-    return await conn.fetchval(f"SELECT extract(epoch FROM max(processed_at) - min(processed_at))::float8 "
+    cpu_ms = None
+    if pid is not None and first is not None and done > first[0]:
+        cpu_ms = (cpu_seconds(pid) - first[1]) * 1000 / (done - first[0])
+    span = await conn.fetchval(f"SELECT extract(epoch FROM max(processed_at) - min(processed_at))::float8 "
                                f"FROM {table} WHERE message_id = ANY($1::text[])", ids)
+    return span, cpu_ms
 
 
 # --- the baseline: consume, one write, ack ---------------------------------------------------------
 class Baseline:
-    def __init__(self, database_url: str, namespace: str) -> None:
+    def __init__(self, database_url: str, namespace: str, queue_type: str) -> None:
         self.dsn = asyncpg_dsn(database_url)
         self.exchange_name = f"{namespace}.events"
         self.queue_name = f"{namespace}.baseline"
+        self.queue_type = queue_type  # the services' own: a quorum queue costs the broker more per message
 
     async def declare(self) -> None:
         conn = await asyncpg.connect(self.dsn)
@@ -132,7 +159,8 @@ class Baseline:
         async with connection:
             channel = await connection.channel()
             exchange = await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
-            queue = await channel.declare_queue(self.queue_name, durable=True)
+            queue = await channel.declare_queue(self.queue_name, durable=True,
+                                                arguments={"x-queue-type": self.queue_type})
             await queue.bind(exchange, EVENT)
 
     async def consume(self, conn: asyncpg.Connection, ids: list[str], timeout: float) -> float:
@@ -149,7 +177,7 @@ class Baseline:
                 await message.ack()
 
             tag = await queue.consume(on_message)
-            span = await applied_span(conn, "baseline_message", ids, timeout)
+            span, _ = await applied_span(conn, "baseline_message", ids, timeout)
             await queue.cancel(tag)
             return span
         finally:
@@ -292,6 +320,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--schools", type=int, default=40)
     parser.add_argument("--services", default=",".join(SERVICES))
+    parser.add_argument("--queue-type", choices=("classic", "quorum"), default=DEFAULT_QUEUE_TYPE,
+                        help="the consumer queues' type, for the services and the baseline (default: the "
+                             "kit's, %(default)s)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a round may take")
     parser.add_argument("--sizes", type=int, default=20_000,
                         help="users of the sis_sync import measured for sizes (a tenth of them submit a "
@@ -307,17 +338,19 @@ async def main() -> None:
     namespaces = {name: f"benchc{tag}{name[:3]}" for name in dbs}
     tmp = Path(tempfile.mkdtemp(prefix="bench-consumers-"))
     specs = {name: ServiceSpec(name, free_port(), dbs[name],
-                               {"DIGEST_SMTP_PORT": str(free_port()), "DIGEST_SCHEDULER_ENABLED": "false"}
-                               if name == "digest" else {})
+                               {f"{name.upper()}_QUEUE_TYPE": args.queue_type}
+                               | ({"DIGEST_SMTP_PORT": str(free_port()), "DIGEST_SCHEDULER_ENABLED": "false"}
+                                  if name == "digest" else {}))
              for name in services}
     stacks = {name: Stack([spec], rabbitmq_url=RABBITMQ_URL, namespace=namespaces[name], jwt_secret=DEV_JWT_SECRET,
                           echo=False, log_dir=tmp) for name, spec in specs.items()}
-    baseline = Baseline(dbs["baseline"], namespaces["baseline"])
+    baseline = Baseline(dbs["baseline"], namespaces["baseline"], args.queue_type)
     conns: dict[str, asyncpg.Connection] = {}
     rates: dict[str, list[float]] = {name: [] for name in dbs}
+    cpu: dict[str, list[float]] = {name: [] for name in services}
     wal: dict[str, list[float]] = {name: [] for name in dbs}
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.events:,} "
-          f"{EVENT} per round, {args.schools} schools; logs in {tmp}")
+          f"{EVENT} per round, {args.schools} schools, {args.queue_type} queues; logs in {tmp}", flush=True)
     try:
         for url in dbs.values():
             await ensure_database(url)
@@ -345,7 +378,10 @@ async def main() -> None:
                 else:
                     stacks[name].start()
                     try:
-                        span = await applied_span(conns[name], "inbox_message", ids, args.timeout)
+                        span, cpu_ms = await applied_span(conns[name], "inbox_message", ids, args.timeout,
+                                                          pid=stacks[name].processes[name].pid)
+                        if cpu_ms is not None:
+                            cpu[name].append(cpu_ms)
                         users = await conns[name].fetchval(
                             "SELECT count(*) FROM directory_user WHERE district_id = $1", district)
                     finally:
@@ -355,16 +391,18 @@ async def main() -> None:
                 rates[name].append(args.events / span)
                 wal[name].append(await conns[name].fetchval(
                     "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)", lsn) / args.events)
-                line.append(f"{name} {rates[name][-1]:,.0f}")
-            print(f"round {round_no}: " + "   ".join(line) + " events/s")
+                line.append(f"{name} {rates[name][-1]:,.0f}"
+                            + (f" ({cpu[name][-1]:.3f} ms CPU)" if name in cpu and cpu[name] else ""))
+            print(f"round {round_no}: " + "   ".join(line) + " events/s", flush=True)
         base = statistics.median(rates["baseline"])
         print(f"\napplied events/s, median of {args.rounds} rounds ({args.events:,} events each):")
         print(f"  {'baseline (aio-pika + one asyncpg insert)':<42} {base:8,.0f}   "
               f"WAL {min(wal['baseline']):,.0f} B/event")
         for name in services:
             med = statistics.median(rates[name])
+            cpu_ms = f"{statistics.median(cpu[name]):.3f}" if cpu[name] else "?"
             print(f"  {name + ' (one pur-' + name + ' serve process)':<42} {med:8,.0f}   ratio {med / base:.2f}   "
-                  f"({1000 / med:.2f} ms per event)   WAL {min(wal[name]):,.0f} B/event")
+                  f"({1000 / med:.2f} ms per event, process CPU {cpu_ms} ms)   WAL {min(wal[name]):,.0f} B/event")
         print("\nbytes per row (pg_total_relation_size / rows, after VACUUM ANALYZE):")
         tables = {"baseline": ("baseline_message",)}
         tables.update({name: ("directory_user", "inbox_message") for name in services})
@@ -388,7 +426,7 @@ async def main() -> None:
             async with connection:
                 channel = await connection.channel()
                 for name in services:
-                    for queue in Topology(namespaces[name]).all_queues():
+                    for queue in Topology(namespaces[name], args.queue_type).all_queues():
                         await channel.queue_delete(queue)
                     await channel.exchange_delete(f"{namespaces[name]}.events")
         for url in dbs.values():

@@ -2,6 +2,7 @@ import asyncio
 import json
 
 import aio_pika
+import structlog
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted, RequestSubmitted
 from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER
 from pur_kit.testing import wait_until
@@ -124,3 +125,25 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_consumin
     assert failed.headers[RETRY_COUNT_HEADER] == 2
     assert failed.headers["x-original-routing-key"] == "request.submitted"   # not the queue it came back from
     assert failed.type == "request.submitted"
+
+
+async def test_processed_messages_are_logged_at_debug_and_summed_up_at_info(db, rabbitmq_url, topology):
+    """Operators see each failure as it happens and a periodic count of outcomes; a line per
+    processed message is DEBUG (the counter `consumer_messages_total` has the totals)."""
+    async def on_school(event, delivery):
+        if event.version == 2:
+            raise RuntimeError("boom")
+
+    with structlog.testing.capture_logs() as logs:
+        async with consuming(rabbitmq_url, topology, {DirectorySchoolUpserted: on_school}, max_retries=0,
+                             summary_seconds=0) as consumer:
+            await publish(rabbitmq_url, topology, school(1))
+            await wait_until(lambda: consumer.processed == 1)
+            await publish(rabbitmq_url, topology, school(2))
+            await wait_until(lambda: consumer.processed == 2)
+    handled = [(e["log_level"], e["outcome"]) for e in logs if e["event"] == "message_handled"]
+    assert handled == [("debug", "processed"), ("info", "dead_lettered")]
+    summaries = [e for e in logs if e["event"] == "messages_handled"]
+    assert [(e["log_level"], e.get("processed"), e.get("dead_lettered")) for e in summaries] == [
+        ("info", 1, None), ("info", None, 1)]
+    assert {e["consumer"] for e in summaries} == {consumer.name}

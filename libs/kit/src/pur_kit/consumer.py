@@ -22,6 +22,16 @@ the broker) cannot be reached or used (`failures.is_unavailable`), that is an ou
 the consumer pauses. The message stays unacknowledged in the handler, deliveries stop at the
 prefetch window, a single probe waits for the dependency with a growing delay, and then every held
 message is handled again without counting an attempt. An outage of any length dead-letters nothing.
+
+What operators see: `consumer_messages_total{consumer, outcome}` counts every outcome; a warning
+names each failure as it happens (`handler_failed`, `message_dead_lettered`, `consumer_paused`,
+`consumer_cannot_route`) and `message_handled` says where each message that was not processed
+went (INFO); a busy consumer logs `messages_handled` with its outcome counts every
+`summary_seconds` (10 s). A processed message is logged at DEBUG only.
+
+Per message, the kit costs one handler lookup (a coroutine filter on the AMQP type), the body
+decoded straight into the model, and one ack; the delivery's properties reach the handler through a
+context variable (`_delivery`), not through FastStream's dependency injection (see there).
 """
 from __future__ import annotations
 
@@ -30,6 +40,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,7 +49,6 @@ from faststream import AckPolicy
 from faststream.exceptions import SubscriberNotFound
 from faststream.middlewares import BaseMiddleware
 from faststream.rabbit import Channel, ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue, RabbitRouter
-from faststream.rabbit.annotations import RabbitMessage
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from pur_contracts import Event, Topology
@@ -51,6 +61,7 @@ log = get_logger(__name__)
 RETRY_COUNT_HEADER = "x-retry-count"
 REASON_HEADER = "x-dead-letter-reason"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+DELIVERY_COUNT_HEADER = "x-delivery-count"  # set by a quorum queue on each delivery
 # Events are small (a user with its schools is a few KiB); parsing a huge body into models and
 # projections costs many times its size, so anything larger is refused before it is parsed.
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
@@ -65,6 +76,19 @@ QUORUM_DELIVERY_LIMIT = 20
 
 CONSUMER_PAUSED = Gauge("consumer_paused", "1 while the consumer waits for an unavailable dependency", ["consumer"])
 CONSUMER_MESSAGES = Counter("consumer_messages_total", "Messages handled, by outcome", ["consumer", "outcome"])
+OUTCOMES = ("processed", "retry_scheduled", "dead_lettered", "requeued", "abandoned")
+# How often a busy consumer logs `messages_handled` (its outcome counts since the last one). A
+# processed message is logged at DEBUG only: at INFO each one cost a JSON line rendered and a write
+# to the log pipe (and the collector's read), and a roster import of 100,000 users wrote 100,000
+# lines per service that said nothing the counter does not. Every other outcome is logged as it happens.
+SUMMARY_SECONDS = 10.0
+
+# The delivery whose handler is running: (message id, correlation id, attempt), as the AMQP
+# properties say (None when absent). Set by the middleware around the handler's call and read by
+# the typed handler (`_add_handler`). Asking FastStream for the message instead (a `Context`
+# parameter) made FastDepends resolve that parameter in a worker thread, an anyio task group and
+# a thread hop per message.
+_delivery: ContextVar[tuple[str | None, str | None, int]] = ContextVar("pur_kit_delivery")
 
 
 class _Abandoned(Exception):
@@ -147,6 +171,7 @@ class EventConsumer:
         probe: Probe | None = None,
         max_pause_delay: float = 5.0,
         delivery_limit: int = QUORUM_DELIVERY_LIMIT,
+        summary_seconds: float = SUMMARY_SECONDS,
     ) -> None:
         self.broker = broker
         self.name = f"{consumer}.{purpose}"
@@ -168,6 +193,10 @@ class EventConsumer:
         self._closing = False
         self.pauses = 0
         self.processed = 0
+        self.summary_seconds = summary_seconds
+        self._outcomes = {outcome: CONSUMER_MESSAGES.labels(self.name, outcome) for outcome in OUTCOMES}
+        self._since_summary = dict.fromkeys(OUTCOMES, 0)
+        self._summary_at = time.monotonic()
         self.exchange = RabbitExchange(topology.exchange, type=ExchangeType.TOPIC, durable=True)
         self.queue_type = topology.queue_type
         self.queue = _rabbit_queue(
@@ -188,10 +217,11 @@ class EventConsumer:
     def _add_handler(self, event_class: type[Event], handler: EventHandler) -> None:
         name, limit = event_class.event_name, self.max_message_bytes
 
-        async def on_event(event: Any, message: Any) -> None:
-            headers = message.headers or {}
-            delivery = Delivery(message.message_id or str(event.event_id), message.correlation_id,
-                                int(headers.get(RETRY_COUNT_HEADER, 0)))
+        async def on_event(event: Any) -> None:
+            message_id, correlation_id, attempt = _delivery.get()
+            # Without an AMQP message id the event's own id is the inbox key, the same on every
+            # redelivery (FastStream would give each delivery a new random one).
+            delivery = Delivery(message_id or str(event.event_id), correlation_id, attempt)
             try:
                 await handler(event, delivery)
             except Exception as exc:
@@ -203,7 +233,7 @@ class EventConsumer:
             return event_class.model_validate_json(msg.body)
 
         # FastStream reads the handler's signature: the handler is typed by the contract model.
-        on_event.__annotations__ = {"event": event_class, "message": RabbitMessage, "return": None}
+        on_event.__annotations__ = {"event": event_class, "return": None}
         on_event.__name__ = on_event.__qualname__ = getattr(handler, "__name__", f"on_{event_class.__name__}")
         async def takes(msg: Any) -> bool:
             # A coroutine: FastStream runs a plain function filter in a worker thread, a thread hop
@@ -240,6 +270,7 @@ class EventConsumer:
         the outcome says where the message went. Raises only if it could not be routed."""
         raw = message.raw_message
         attempt = int((raw.headers or {}).get(RETRY_COUNT_HEADER, 0))
+        _delivery.set((raw.message_id, raw.correlation_id, attempt))
         while True:
             await self._available.wait()
             if self._closing:
@@ -284,12 +315,32 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await raw.ack()
         self.processed += 1
-        CONSUMER_MESSAGES.labels(self.name, outcome).inc()
-        log.info("message_handled", consumer=self.name, event_type=raw.type, message_id=raw.message_id,
-                 outcome=outcome, ms=round((time.perf_counter() - started) * 1000, 2))
+        self._outcomes[outcome].inc()
+        self._since_summary[outcome] += 1
+        ms = round((time.perf_counter() - started) * 1000, 2)
+        if outcome == "processed":
+            log.debug("message_handled", consumer=self.name, event_type=raw.type, message_id=raw.message_id,
+                      outcome=outcome, ms=ms)
+        else:
+            log.info("message_handled", consumer=self.name, event_type=raw.type, message_id=raw.message_id,
+                     outcome=outcome, ms=ms)
+        if time.monotonic() - self._summary_at >= self.summary_seconds:
+            self._log_summary()
+
+    def _log_summary(self) -> None:
+        """`messages_handled`: what this consumer did since the last summary, by outcome (the
+        counter `consumer_messages_total` has the running totals). Logged by the next message after
+        `summary_seconds`: an idle consumer logs nothing."""
+        now = time.monotonic()
+        counts = {outcome: n for outcome, n in self._since_summary.items() if n}
+        if counts:
+            log.info("messages_handled", consumer=self.name, seconds=round(now - self._summary_at, 1), **counts)
+        self._since_summary = dict.fromkeys(OUTCOMES, 0)
+        self._summary_at = now
 
     def close(self) -> None:
         """Release the messages held during a pause (they are requeued) so shutdown does not wait."""
+        self._log_summary()  # what was handled since the last summary
         self._closing = True
         if self._prober is not None:
             self._prober.cancel()
@@ -340,13 +391,13 @@ class EventConsumer:
         delay_ms = min(self.retry_delay_ms * 2 ** (attempt - 1), 60_000)
         # Back from the retry queue the message carries the queue's name as its routing key: keep the
         # event's own, for the dead-letter record.
-        headers = {ORIGINAL_ROUTING_KEY_HEADER: raw.routing_key or "", **(raw.headers or {}),
+        headers = {ORIGINAL_ROUTING_KEY_HEADER: raw.routing_key or "", **_carried_headers(raw),
                    RETRY_COUNT_HEADER: attempt}
         await self._republish(raw, self.retry_queue_name, headers, timedelta(milliseconds=delay_ms))
 
     async def _dead_letter(self, raw, reason: str) -> None:
         headers = {
-            **(raw.headers or {}),
+            **_carried_headers(raw),
             REASON_HEADER: reason,
             ORIGINAL_ROUTING_KEY_HEADER: (raw.headers or {}).get(ORIGINAL_ROUTING_KEY_HEADER, raw.routing_key or ""),
             "x-consumer": self.name,
@@ -354,6 +405,13 @@ class EventConsumer:
         await self._republish(raw, self.dlq_name, headers)
         log.warning("message_dead_lettered", consumer=self.name, event_type=raw.type,
                     message_id=raw.message_id, reason=reason)
+
+
+def _carried_headers(raw) -> dict:
+    """The headers a retry or dead letter carries over from the delivery: all but the quorum
+    queue's own `x-delivery-count` (how often that queue delivered this copy), which would mislead
+    on the new message."""
+    return {k: v for k, v in (raw.headers or {}).items() if k != DELIVERY_COUNT_HEADER}
 
 
 class _Reliability(BaseMiddleware):

@@ -26,7 +26,7 @@ from pur_contracts import SUBSCRIPTIONS, Topology
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .config import ServiceSettings
-from .consumer import REASON_HEADER, RETRY_COUNT_HEADER
+from .consumer import DELIVERY_COUNT_HEADER, REASON_HEADER, RETRY_COUNT_HEADER
 from .logging import get_logger
 
 log = get_logger(__name__)
@@ -38,7 +38,7 @@ REQUEUED_HEADER = "x-requeued"
 # message delivered again (the DLQ's, after `pur-dlq list` looked at it): that count is the queue's,
 # not the message's.
 _DEAD_LETTER_HEADERS = {RETRY_COUNT_HEADER, REASON_HEADER, "x-original-routing-key", CONSUMER_HEADER, "x-death",
-                        "x-delivery-count"}
+                        DELIVERY_COUNT_HEADER}
 DEPTH_INTERVAL_SECONDS = 15.0
 
 DLQ_DEPTH = Gauge("consumer_dead_letter_messages", "Messages waiting in a dead-letter queue", ["queue"])
