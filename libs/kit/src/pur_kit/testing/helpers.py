@@ -4,19 +4,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 
 import aio_pika
 import asyncpg
 
 
+# Ports handed out by free_port() in this process: one handed out is not bound yet for a while
+# (a service process starting), so a second call must not pick it again.
+_HANDED_OUT: set[int] = set()
+LISTEN_PORTS_FROM = 10_000
+
+
+def _ephemeral_ports_start() -> int:
+    """Where the kernel's range for outgoing connections' local ports starts (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on, for a server a test starts later.
+
+    Below the kernel's ephemeral range: a port from `bind(0)` lies inside it, where any outgoing
+    connection (to the broker, the database) may take it before the test's server binds it
+    (seen: a replica of the rolling-restart test exiting with "address already in use")."""
+    end = _ephemeral_ports_start()
+    for _ in range(200):
+        port = random.randrange(LISTEN_PORTS_FROM, end) if end > LISTEN_PORTS_FROM + 1000 else 0
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port found on 127.0.0.1")
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0,
