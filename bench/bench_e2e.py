@@ -217,7 +217,7 @@ async def main() -> None:
             connection = await aio_pika.connect(RABBITMQ_URL)
             async with connection:
                 ch = await connection.channel()
-                for queue in Topology(namespace).all_queues():
+                for queue in Topology(namespace).queues_of_every_type():
                     await ch.queue_delete(queue)
                 await ch.exchange_delete(exchange_name)
 

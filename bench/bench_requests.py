@@ -542,7 +542,7 @@ async def main() -> None:
             channel = await amqp.channel()
             with contextlib.suppress(Exception):
                 await channel.queue_delete(f"{namespace}.sink")
-            for queue in Topology(namespace).all_queues():
+            for queue in Topology(namespace).queues_of_every_type():
                 with contextlib.suppress(Exception):
                     await (await amqp.channel()).queue_delete(queue)
             with contextlib.suppress(Exception):

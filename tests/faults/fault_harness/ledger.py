@@ -116,7 +116,7 @@ class Ledger:
     async def depths(self, dead_letter: bool) -> dict[str, int]:
         """Ready messages per queue of the namespace (a passive declare: nothing is created)."""
         depths = {}
-        for name in self.topology.all_queues():
+        for name in self.topology.queues_of_every_type():
             if name.endswith(".dlq") != dead_letter:
                 continue
             channel = await self._amqp.channel()

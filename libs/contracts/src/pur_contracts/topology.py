@@ -5,6 +5,7 @@ isolated topology on a shared broker and delete it afterwards.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -111,3 +112,9 @@ class Topology:
             q = self.queue(consumer, purpose)
             names += [q, self.dead_letter_queue(q), self.retry_queue(q)]
         return names
+
+    def queues_of_every_type(self) -> list[str]:
+        """The queue names of this namespace under both queue types: what a clean-up deletes, since
+        processes configured with another QUEUE_TYPE may have declared the other kind."""
+        return [name for kind in ("quorum", "classic")
+                for name in dataclasses.replace(self, queue_type=kind).all_queues()]

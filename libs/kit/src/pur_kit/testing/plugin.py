@@ -13,7 +13,6 @@ start would keep the test session's cyclic garbage for good.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 import uuid
@@ -231,9 +230,7 @@ async def topology(namespace, rabbitmq_url):
     connection = await aio_pika.connect(rabbitmq_url)
     try:
         # Both kinds: a test may declare the classic queues too (the move to quorum queues).
-        names = [name for kind in ("quorum", "classic")
-                 for name in dataclasses.replace(topo, queue_type=kind).all_queues()]
-        for name in names:
+        for name in topo.queues_of_every_type():
             channel = await connection.channel()
             try:
                 await channel.queue_delete(name)
