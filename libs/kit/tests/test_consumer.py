@@ -5,7 +5,7 @@ import aio_pika
 import structlog
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted, RequestSubmitted
 from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER
-from pur_kit.testing import wait_until
+from pur_kit.testing import drain_queue, wait_until
 from pur_kit.testing.memory import consuming_on
 
 # The kit is exercised through the digest service's queue, which is bound to school and request events.
@@ -36,18 +36,6 @@ async def publish_raw(rabbitmq_url, topology, body: bytes, *, type_: str, messag
 async def publish(rabbitmq_url, topology, event) -> None:
     await publish_raw(rabbitmq_url, topology, event.model_dump_json().encode(),
                       type_=event.event_name, message_id=str(event.event_id))
-
-
-async def drain(rabbitmq_url, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue)
-        messages = []
-        while (message := await q.get(fail=False)) is not None:
-            await message.ack()
-            messages.append(message)
-        return messages
 
 
 async def test_a_message_delivered_three_times_is_applied_once(db, rabbitmq_url, topology):
@@ -115,7 +103,7 @@ async def test_poison_messages_are_dead_lettered_and_the_consumer_keeps_consumin
         await wait_until(lambda: handled == ["Good"], message="the good message after the poison")
         await asyncio.sleep(0.1)
     assert attempts == [0, 1, 2]
-    dead = await drain(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name))
+    dead = await drain_queue(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name))
     reasons = {m.message_id: m.headers[REASON_HEADER] for m in dead}
     assert set(reasons) == {"malformed-1", "invalid-1", str(failing.event_id)}
     assert reasons["malformed-1"].startswith("validation_error: <body>: json_invalid")

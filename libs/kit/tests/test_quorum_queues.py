@@ -8,7 +8,7 @@ import pytest_asyncio
 from pur_contracts import DirectorySchool, DirectorySchoolUpserted
 from pur_kit.consumer import REASON_HEADER, RETRY_COUNT_HEADER
 from pur_kit.queues import migrate, run
-from pur_kit.testing import wait_until
+from pur_kit.testing import drain_queue, wait_until
 from pur_kit.testing.memory import consuming_on
 
 CONSUMER = "digest"
@@ -79,18 +79,6 @@ async def peek(rabbitmq_url, queue: str) -> dict:
         return {m.message_id: m.expiration for m in held}
 
 
-async def drain(rabbitmq_url, queue: str) -> list:
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue)
-        messages = []
-        while (message := await q.get(fail=False)) is not None:
-            await message.ack()
-            messages.append(message)
-        return messages
-
-
 async def test_quorum_queues_carry_the_kits_retries_without_spending_the_delivery_limit(rabbitmq_url, topologies):
     _, quorum = topologies
     attempts: list[int] = []
@@ -107,7 +95,7 @@ async def test_quorum_queues_carry_the_kits_retries_without_spending_the_deliver
         await publish(rabbitmq_url, quorum, school(1))
         await wait_until(lambda: queue_info(rabbitmq_url, consumer.dlq_name), message="dead-lettered")
     assert attempts == [0, 1, 2, 3]
-    [dead] = await drain(rabbitmq_url, consumer.dlq_name)
+    [dead] = await drain_queue(rabbitmq_url, consumer.dlq_name)
     assert dead.headers[REASON_HEADER] == "handler_failed: RuntimeError after 4 attempts"
 
 
@@ -125,7 +113,7 @@ async def test_a_message_handed_back_past_the_delivery_limit_is_dead_lettered_by
         while (message := await queue.get(fail=False)) is not None:
             await message.nack(requeue=True)
     await wait_until(lambda: queue_info(rabbitmq_url, consumer.dlq_name), message="dead-lettered by the broker")
-    [dead] = await drain(rabbitmq_url, consumer.dlq_name)
+    [dead] = await drain_queue(rabbitmq_url, consumer.dlq_name)
     assert dead.headers["x-first-death-reason"] == "delivery_limit"
 
 
@@ -166,7 +154,7 @@ async def test_messages_left_in_classic_queues_are_handled_exactly_once_after_th
     assert set(handled.values()) == {1}, "each message handled once"
     for name in (old.queue_name, old.retry_queue_name, old.dlq_name):
         assert await queue_info(rabbitmq_url, name) is None, f"{name} deleted"
-    [kept] = await drain(rabbitmq_url, new.dlq_name)
+    [kept] = await drain_queue(rabbitmq_url, new.dlq_name)
     assert kept.message_id == str(dead.event_id)
     assert kept.headers[REASON_HEADER] == "handler_failed: X after 6 attempts"
 

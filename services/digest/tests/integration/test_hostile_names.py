@@ -2,25 +2,12 @@
 email even when a row stored before that rule still holds one (a real aiosmtpd server receives)."""
 from __future__ import annotations
 
-import aio_pika
 from pur_kit.consumer import REASON_HEADER
-from pur_kit.testing import wait_until
+from pur_kit.testing import drain_queue, wait_until
 
 RUN = "/api/v1/digests/run"
 EXPECTED_HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post",
                     "Auto-Submitted", "X-Auto-Response-Suppress", "MIME-Version", "Content-Type"}
-
-
-async def dead_letters(rabbitmq_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
-    connection = await aio_pika.connect(rabbitmq_url)
-    async with connection:
-        channel = await connection.channel()
-        q = await channel.get_queue(queue)
-        found = []
-        while (message := await q.get(fail=False)) is not None:
-            await message.ack()
-            found.append(message)
-        return found
 
 
 async def test_a_manager_name_with_line_breaks_never_becomes_an_email_header(svc, harness):
@@ -68,7 +55,7 @@ async def test_a_directory_event_with_a_line_break_in_a_name_is_dead_lettered_na
     found: list = []
 
     async def both_dead_lettered() -> bool:
-        found.extend(await dead_letters(svc.rabbitmq_url, queue))
+        found.extend(await drain_queue(svc.rabbitmq_url, queue))
         return len(found) >= 2
 
     await wait_until(both_dead_lettered, message="the two events dead-lettered")

@@ -51,6 +51,19 @@ def free_port() -> int:
     raise RuntimeError("no free port found on 127.0.0.1")
 
 
+async def drain_queue(rabbitmq_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message in `queue` now, taken and acked (to look at dead letters, say)."""
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue)
+        messages = []
+        while (message := await q.get(fail=False)) is not None:
+            await message.ack()
+            messages.append(message)
+        return messages
+
+
 async def wait_until(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0,
                      interval: float = 0.05, message: str = "condition") -> None:
     deadline = time.monotonic() + timeout
