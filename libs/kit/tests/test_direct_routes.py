@@ -25,6 +25,12 @@ class BadValue(Exception):
         self.field = field
 
 
+class Busy(Exception):
+    """This instance cannot take it now: answered with the Retry-After it carries."""
+
+    retry_after = 7
+
+
 def make_app(direct=(("POST", "/direct"),)):
     settings = ServiceSettings(database_url="postgresql+asyncpg://postgres@127.0.0.1:1/none",
                                rabbitmq_url="amqp://guest:guest@127.0.0.1:1/")
@@ -42,6 +48,8 @@ def make_app(direct=(("POST", "/direct"),)):
             raise RefusedLater("not yet")
         if what == "bad_value":
             raise BadValue("name", "too long")
+        if what == "busy":
+            raise Busy("full")
         if what == "invalid":
             raise RequestValidationError([{"loc": ("body", "do"), "msg": "not a thing", "type": "value_error"}])
         if what == "database":
@@ -54,7 +62,8 @@ def make_app(direct=(("POST", "/direct"),)):
     router.post("/direct")(endpoint)
     router.post("/routed")(endpoint)
     app = create_app(runtime, title="example", routers=[router], direct=list(direct))
-    install_domain_errors(app, {Refused: (403, "refused"), BadValue: (422, "validation_error", ("field",))})
+    install_domain_errors(app, {Refused: (403, "refused"), BadValue: (422, "validation_error", ("field",)),
+                                Busy: (503, "unavailable")})
     return app
 
 
@@ -87,6 +96,10 @@ async def test_domain_errors_are_answered_from_the_table_with_their_message_and_
                                                          "field": "name"}})
     r = await client.post(path, json={"do": "refused_later"})
     assert (r.status_code, r.json()) == (403, {"error": {"code": "refused", "message": "not yet"}})
+    assert "retry-after" not in r.headers
+    r = await client.post(path, json={"do": "busy"})
+    assert (r.status_code, r.json(), r.headers["retry-after"]) == (503, {"error": {"code": "unavailable",
+                                                                                   "message": "full"}}, "7")
 
 
 async def test_other_methods_and_paths_still_go_through_the_router(client):

@@ -106,7 +106,9 @@ def install_domain_errors(app: FastAPI, table: DomainErrorTable) -> None:
     the answer is `{"error": {"code", "message": str(exc), attr: exc.attr...}}` with that status.
 
     Domain errors know nothing of HTTP; each service's table is the one place that does. Handlers
-    match by class hierarchy (most specific first), on routed and direct routes alike.
+    match by class hierarchy (most specific first), on routed and direct routes alike. An error
+    with a `retry_after` attribute (seconds: "this instance cannot take it now, retry") is also
+    answered with that `Retry-After` header.
     """
     for cls, answer in table.items():
         app.add_exception_handler(cls, _domain_error_handler(*answer))
@@ -117,7 +119,9 @@ def _domain_error_handler(status: int, code: str, attrs: tuple[str, ...] = ()):
         raise TypeError(f"{code}: name the attributes as a tuple, e.g. ({attrs!r},)")
 
     async def handler(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(error_body(code, str(exc), **{a: getattr(exc, a) for a in attrs}), status_code=status)
+        retry_after = getattr(exc, "retry_after", None)
+        return JSONResponse(error_body(code, str(exc), **{a: getattr(exc, a) for a in attrs}), status_code=status,
+                            headers=None if retry_after is None else {"Retry-After": str(retry_after)})
 
     handler.__pur_domain_error__ = (status, code)  # read by openapi.py to document the refusals
     return handler

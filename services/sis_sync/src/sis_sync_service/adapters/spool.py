@@ -13,6 +13,9 @@ class SpoolUnwritable(Exception):
     """An upload could not be written to the spool directory (full disk, read-only file system,
     missing or unusable directory): the service's trouble, not the caller's, and no run is recorded."""
 
+    reason = "upload_spool"
+    retry_after = 10  # seconds: an operator must free or fix the directory
+
     def __init__(self) -> None:
         super().__init__("the upload spool cannot be written; retry shortly")
 

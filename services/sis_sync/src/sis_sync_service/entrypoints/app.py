@@ -8,7 +8,7 @@ from pur_kit.http import install_domain_errors
 from ..bootstrap import bootstrap
 from ..config import Settings
 from .api import router
-from .errors import DOMAIN_ERRORS, install_unavailable_errors
+from .errors import DOMAIN_ERRORS
 
 UPLOAD_ROUTE = r"^/api/v1/districts/[^/]+/sis-imports/?$"
 DESCRIPTION = """The directory (districts, schools, users, permissions) and the OneRoster roster import.
@@ -22,5 +22,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          max_body_bytes=settings.json_body_limit_bytes,
                          larger_bodies=[("POST", UPLOAD_ROUTE, settings.max_body_bytes)])
     install_domain_errors(app, DOMAIN_ERRORS)
-    install_unavailable_errors(app)
     return app

@@ -32,6 +32,9 @@ STOP_WAIT_SECONDS = 10.0  # a stopped run ends within a chunk's parse or a query
 class ImportCapacityFull(Exception):
     """This process already works on as many runs as it may (SIS_SYNC_MAX_CONCURRENT_IMPORTS)."""
 
+    reason = "import_capacity"
+    retry_after = 5  # seconds: a run ends within seconds to minutes, or another replica has room
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"this instance is running {limit} imports, its most at once "
                          "(SIS_SYNC_MAX_CONCURRENT_IMPORTS); retry shortly")
