@@ -10,11 +10,11 @@ import tracemalloc
 from pur_contracts import DirectorySchoolUpserted
 from pur_kit.consumer import REASON_HEADER
 from pur_kit.db import make_engine
-from pur_kit.testing import TcpProxy, wait_until
+from pur_kit.testing import TcpProxy, drain_queue, wait_until
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 
-from .test_consumer import consuming, drain, publish, publish_raw, school
+from .test_consumer import consuming, publish, publish_raw, school
 
 
 async def test_events_queued_during_a_database_outage_are_applied_after_it_and_none_is_dead_lettered(
@@ -46,7 +46,7 @@ async def test_events_queued_during_a_database_outage_are_applied_after_it_and_n
         finally:
             await engine.dispose()
     assert sorted(applied) == list(range(1, 42))
-    assert await drain(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name)) == []
+    assert await drain_queue(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name)) == []
 
 
 async def test_a_10_mb_message_is_dead_lettered_unparsed_and_the_next_one_is_applied(db, rabbitmq_url, topology):
@@ -71,7 +71,7 @@ async def test_a_10_mb_message_is_dead_lettered_unparsed_and_the_next_one_is_app
     finally:
         tracemalloc.stop()
     assert len(json.loads(huge)["school"]["name"]) == 10_000_000
-    dead = await drain(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name))
+    dead = await drain_queue(rabbitmq_url, topology.dead_letter_queue(consumer.queue_name))
     assert [m.message_id for m in dead] == ["huge-1"]
     assert dead[0].headers[REASON_HEADER].startswith("too_large: 10000")
     # Received, held and republished to the DLQ: a few copies of the body at most, never a parse of it.
